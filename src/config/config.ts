@@ -1,0 +1,60 @@
+/**
+ * The exchange's configuration: one typed, validated, frozen object built at start.
+ * Nothing reads `process.env` after `loadConfig` returns.
+ */
+export interface DspConfig {
+  readonly id: string
+  /** Full URL of the DSP's bid endpoint, e.g. http://127.0.0.1:9001/bid */
+  readonly endpoint: string
+  /** Ceiling for one call to this DSP; the auction deadline may cut it shorter. */
+  readonly timeoutMs: number
+  /** Requests per second the DSP accepts from the whole fleet; 0 = no cap. */
+  readonly maxQps: number
+  /** Pooled keep-alive connections to this DSP's origin. */
+  readonly connections: number
+  /** Seat name used in our BidResponse when the DSP does not name one. */
+  readonly seat: string
+  /** gzip the outbound request body (only when the DSP accepts it). */
+  readonly gzipRequest: boolean
+  /** Larger response bodies are that DSP's failure (`too_large`). */
+  readonly maxResponseBytes: number
+}
+
+export interface AuctionConfig {
+  /** Used when the request has no tmax. */
+  readonly defaultTmaxMs: number
+  /** A request's tmax is capped at this. */
+  readonly maxTmaxMs: number
+  /** Second-price increment, in currency units CPM. */
+  readonly priceIncrement: number
+  /** The one currency the exchange transacts in (ISO 4217). */
+  readonly currency: string
+  /** Kept back from the deadline for the auction, serialisation and the write. */
+  readonly responseReserveMs: number
+  /** Taken off each DSP's tmax for the network both ways. */
+  readonly networkBufferMs: number
+  /** Below this remaining time, DSPs are not called. */
+  readonly minDspBudgetMs: number
+  /** Seat id for house ads in our responses. */
+  readonly houseSeat: string
+}
+
+export interface Config {
+  readonly port: number
+  readonly host: string
+  readonly workers: number
+  readonly logLevel: string
+  /** `redis://host:port`; null = embedded in-memory store. */
+  readonly dragonflyUrl: string | null
+  /** null = the admin API refuses every call. */
+  readonly adminToken: string | null
+  readonly maxBodyBytes: number
+  readonly auction: AuctionConfig
+  readonly dsps: readonly DspConfig[]
+  /** Path of a seed JSON file (house ads, publishers, users), resolved against the config file. */
+  readonly seed: string | null
+  /** Public base URL of this exchange, for notice URLs in responses. */
+  readonly publicUrl: string
+  /** True when started with no configuration at all: simulated DSPs and sample data. */
+  readonly demo: boolean
+}

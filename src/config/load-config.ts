@@ -37,7 +37,16 @@ export function loadConfig(env: Env = process.env): Config {
       problems.push(`${file}: ${(err as Error).message}`)
     }
   }
-  const config = buildConfig(raw, env, file ? dirname(resolve(file)) : process.cwd(), problems)
+  return finish(buildConfig(raw, env, file ? dirname(resolve(file)) : process.cwd(), problems), problems)
+}
+
+/** The same validation for a config given as an object (tests, embedding). */
+export function configFromObject(raw: Record<string, unknown>, env: Env = {}): Config {
+  const problems: string[] = []
+  return finish(buildConfig(raw, { EXCHANGE_CONFIG: 'object', ...env }, process.cwd(), problems), problems)
+}
+
+function finish(config: Config, problems: string[]): Config {
   if (problems.length > 0) {
     throw new ExchangeError(
       'EX_ERR_CONFIG_INVALID',

@@ -30,6 +30,8 @@ export const NoBidReason = {
   InsufficientAuctionTime: 15,
   /** Exchange-specific (500+): no eligible demand answered with a valid bid. */
   NoDemand: 500,
+  /** Exchange-specific: the request accepts no currency the exchange transacts in. */
+  UnsupportedCurrency: 502,
   /** Exchange-specific: shed at the door because the exchange is overloaded. */
   Overloaded: 501,
 } as const
@@ -49,4 +51,5 @@ export const NO_BID_REASON_LABEL: Readonly<Record<NoBidReason, string>> = {
   15: 'insufficient_time',
   500: 'no_demand',
   501: 'overloaded',
+  502: 'unsupported_currency',
 }

@@ -1,0 +1,133 @@
+import { type AdRecord, type AdSize, type AdTargeting, EMPTY_TARGETING } from './ad.js'
+
+/**
+ * Reads a house ad as operators write it (admin API body, seed file): the seed's field names
+ * (`clickURL`, `imageURL`), a decimal CPM `price`, sizes as "300x250" strings or {w,h} objects.
+ * Returns the record, or the list of every problem found.
+ */
+export function parseAdInput(value: unknown): { ad: AdRecord } | { problems: string[] } {
+  const problems: string[] = []
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { problems: ['body must be an object'] }
+  const v = value as Record<string, unknown>
+  const id = text(v['id'], 'id', problems, /^[A-Za-z0-9_.:-]{1,64}$/)
+  const title = text(v['title'], 'title', problems, /^.{1,200}$/s)
+  const category = text(v['category'], 'category', problems, /^[A-Za-z0-9_-]{1,32}$/)
+  const clickUrl = text(v['clickURL'] ?? v['clickUrl'], 'clickURL', problems, /^https?:\/\/\S{1,2000}$/)
+  const imageUrl = text(v['imageURL'] ?? v['imageUrl'], 'imageURL', problems, /^https?:\/\/\S{1,2000}$/)
+  const cpmMicros = priceMicros(v['price'], problems)
+  const sizes = readSizes(v['sizes'], problems)
+  const advertiserDomain =
+    v['adomain'] === undefined ? '' : text(v['adomain'], 'adomain', problems, /^[a-z0-9.-]{1,253}$/i)
+  const campaign = v['campaign'] ?? v['campaignId'] ?? null
+  if (campaign !== null && (typeof campaign !== 'string' || !/^[A-Za-z0-9_.:-]{1,64}$/.test(campaign))) {
+    problems.push('campaign must be an id string')
+  }
+  const targeting = readTargeting(v['targeting'], problems)
+  if (problems.length > 0) return { problems }
+  return {
+    ad: {
+      id,
+      title,
+      category,
+      clickUrl,
+      imageUrl,
+      cpmMicros,
+      sizes,
+      advertiserDomain,
+      campaignId: campaign as string | null,
+      targeting,
+    },
+  }
+}
+
+/** The operator-facing JSON of an ad: the inverse of parseAdInput. */
+export function adToJson(ad: AdRecord): Record<string, unknown> {
+  return {
+    id: ad.id,
+    title: ad.title,
+    category: ad.category,
+    clickURL: ad.clickUrl,
+    imageURL: ad.imageUrl,
+    price: ad.cpmMicros / 1e6,
+    sizes: ad.sizes.map((s) => `${s.w}x${s.h}`),
+    adomain: ad.advertiserDomain,
+    campaign: ad.campaignId,
+    targeting: ad.targeting,
+  }
+}
+
+function text(v: unknown, field: string, problems: string[], pattern: RegExp): string {
+  if (typeof v !== 'string' || !pattern.test(v)) {
+    problems.push(`${field} is missing or invalid`)
+    return ''
+  }
+  return v
+}
+
+/** Decimal CPM to integer micros without float drift ("2.5" or 2.5 → 2_500_000). */
+export function priceMicros(v: unknown, problems: string[]): number {
+  const s = typeof v === 'number' ? String(v) : typeof v === 'string' ? v.trim() : ''
+  const m = /^(\d{1,6})(?:\.(\d{1,6}))?$/.exec(s)
+  if (m === null) {
+    problems.push('price must be a positive CPM with at most 6 decimals')
+    return 0
+  }
+  const micros = Number(m[1]) * 1_000_000 + Number((m[2] ?? '').padEnd(6, '0'))
+  if (micros <= 0) problems.push('price must be positive')
+  return micros
+}
+
+function readSizes(v: unknown, problems: string[]): AdSize[] {
+  const list = typeof v === 'string' ? v.split(',') : v
+  if (!Array.isArray(list) || list.length === 0 || list.length > 50) {
+    problems.push('sizes must list 1 to 50 sizes like "300x250"')
+    return []
+  }
+  const sizes: AdSize[] = []
+  for (const s of list) {
+    const size = typeof s === 'string' ? /^\s*(\d{1,5})x(\d{1,5})\s*$/.exec(s) : null
+    const w = size ? Number(size[1]) : (s as { w?: unknown })?.w
+    const h = size ? Number(size[2]) : (s as { h?: unknown })?.h
+    if (typeof w !== 'number' || typeof h !== 'number' || !(w > 0) || !(h > 0) || !Number.isInteger(w + h)) {
+      problems.push(`sizes: ${JSON.stringify(s)} is not a size`)
+      continue
+    }
+    sizes.push({ w, h })
+  }
+  return sizes
+}
+
+function readTargeting(v: unknown, problems: string[]): AdTargeting {
+  if (v === undefined || v === null) return EMPTY_TARGETING
+  if (typeof v !== 'object' || Array.isArray(v)) {
+    problems.push('targeting must be an object')
+    return EMPTY_TARGETING
+  }
+  const t = v as Record<string, unknown>
+  return {
+    countries: strings(t['countries'], 'targeting.countries', problems),
+    deviceTypes: ints(t['deviceTypes'], 'targeting.deviceTypes', problems),
+    categories: strings(t['categories'], 'targeting.categories', problems),
+    blockedDomains: strings(t['blockedDomains'], 'targeting.blockedDomains', problems),
+    brandSafe: t['brandSafe'] === true,
+    attributes: ints(t['attributes'], 'targeting.attributes', problems),
+  }
+}
+
+function strings(v: unknown, field: string, problems: string[]): string[] {
+  if (v === undefined) return []
+  if (!Array.isArray(v) || v.length > 1000 || !v.every((x) => typeof x === 'string' && x.length <= 253)) {
+    problems.push(`${field} must be a list of strings`)
+    return []
+  }
+  return v as string[]
+}
+
+function ints(v: unknown, field: string, problems: string[]): number[] {
+  if (v === undefined) return []
+  if (!Array.isArray(v) || v.length > 1000 || !v.every((x) => Number.isInteger(x))) {
+    problems.push(`${field} must be a list of integers`)
+    return []
+  }
+  return v as number[]
+}

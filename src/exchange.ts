@@ -1,0 +1,113 @@
+import type { Config } from './config/config.js'
+import type { CatalogHolder } from './catalog/house-catalog.js'
+import type { AuctionOutcome, ExchangeMetrics, HistogramChild } from './metrics/metrics.js'
+import { NoBidReason } from './openrtb/types.js'
+import { AuctionContext } from './pipeline/auction-context.js'
+import { auctionBudgetMs, Deadline } from './pipeline/deadline.js'
+import { runPipeline } from './pipeline/run-pipeline.js'
+import type { Stage } from './pipeline/stage.js'
+import { createAuctionStage } from './stages/auction/auction-stage.js'
+import { buildBidResponse } from './stages/auction/build-response.js'
+import { createBidStage } from './stages/bid/bid-stage.js'
+import type { DspEndpoint } from './stages/bid/dsp-endpoints.js'
+import { createDecorateStage, type FactsSource } from './stages/decorate/decorate-stage.js'
+import { createFilterStage } from './stages/filter/filter-stage.js'
+import { parseBidRequest } from './stages/validate/validate-request.js'
+
+/** What the HTTP layer writes back for one auction request. */
+export interface AuctionAnswer {
+  readonly status: 200 | 204 | 400
+  /** JSON body; empty for 204. */
+  readonly body: string
+  readonly outcome: AuctionOutcome
+}
+
+export interface ExchangeDeps {
+  readonly config: Config
+  readonly metrics: ExchangeMetrics
+  readonly catalog: CatalogHolder
+  readonly dsps: readonly DspEndpoint[]
+  readonly facts: FactsSource | null
+  readonly log: { error(obj: object, msg: string): void }
+}
+
+export interface Exchange {
+  /** Runs one auction on a request body. Never rejects: every failure is an answer. */
+  runAuction(body: string, receivedAt: number): Promise<AuctionAnswer>
+}
+
+/**
+ * The composition of the auction: builds the ordered stage list once, then runs requests through
+ * it. No I/O at construction; the DSP pools and the store are built by the caller.
+ */
+export function createExchange(deps: ExchangeDeps): Exchange {
+  const { config, metrics } = deps
+  const auction = config.auction
+  const nextId = createIdGenerator()
+  const stages: Stage[] = [
+    createDecorateStage(deps.facts, auction.currency),
+    createFilterStage(deps.catalog),
+    createBidStage({
+      dsps: deps.dsps,
+      identity: { asi: new URL(config.publicUrl).hostname, currency: auction.currency },
+      settings: {
+        currency: auction.currency,
+        networkBufferMs: auction.networkBufferMs,
+        minDspBudgetMs: auction.minDspBudgetMs,
+      },
+      houseSeat: auction.houseSeat,
+      nextId,
+      onHouseBid: () => metrics.houseBids.inc(),
+    }),
+    createAuctionStage({
+      priceIncrement: auction.priceIncrement,
+      onRejected: (dspIndex) => {
+        if (dspIndex >= 0) deps.dsps[dspIndex]!.metrics.bidsRejected.inc()
+      },
+      onWon: (c) => {
+        if (c.dspIndex >= 0) deps.dsps[c.dspIndex]!.metrics.won.inc()
+        else metrics.houseWins.inc()
+      },
+    }),
+  ]
+  const timers: HistogramChild[] = stages.map((s) => metrics.stageSeconds[s.name])
+  const validateTimer = metrics.stageSeconds.validate
+
+  async function runAuction(body: string, receivedAt: number): Promise<AuctionAnswer> {
+    const startedAt = performance.now()
+    const parsed = parseBidRequest(body)
+    validateTimer.observe((performance.now() - startedAt) / 1000)
+    if (!parsed.ok) return invalidAnswer(parsed.problem.field, parsed.problem.message)
+    const request = parsed.request
+    const ctx = new AuctionContext(request, new Deadline(receivedAt, auctionBudgetMs(request.tmax, auction)), receivedAt)
+    let result: NoBidReason | undefined
+    try {
+      result = await runPipeline(stages, timers, ctx)
+    } catch (err) {
+      // A bug, not an expected outcome: log it, answer no-bid, keep serving.
+      deps.log.error({ err, requestId: request.id }, 'auction failed')
+      metrics.noBids.get(NoBidReason.TechnicalError)?.inc()
+      return { status: 204, body: '', outcome: 'error' }
+    }
+    if (result !== undefined) {
+      metrics.noBids.get(result)?.inc()
+      return NO_BID_ANSWER
+    }
+    return { status: 200, body: buildBidResponse(ctx, auction.currency, nextId()), outcome: 'bid' }
+  }
+
+  return { runAuction }
+}
+
+const NO_BID_ANSWER: AuctionAnswer = Object.freeze({ status: 204, body: '', outcome: 'no_bid' })
+
+function invalidAnswer(field: string, message: string): AuctionAnswer {
+  return { status: 400, body: JSON.stringify({ error: 'invalid_request', field, message }), outcome: 'invalid' }
+}
+
+/** Process-unique ids: a random prefix per process plus a counter, cheaper than a UUID per bid. */
+function createIdGenerator(): () => string {
+  const prefix = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e9).toString(36)}-`
+  let counter = 0
+  return () => prefix + (++counter).toString(36)
+}

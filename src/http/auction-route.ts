@@ -1,0 +1,92 @@
+import type { Exchange, AuctionAnswer } from '../exchange.js'
+import type { AuctionOutcome, ExchangeMetrics } from '../metrics/metrics.js'
+import { type BodyFailure, BodyReader } from './read-body.js'
+import { errorBody, writeJson } from './responses.js'
+import type { HttpRequest, HttpResponse } from './uws.js'
+
+export interface AuctionRouteDeps {
+  readonly exchange: Exchange
+  readonly metrics: ExchangeMetrics
+  readonly maxBodyBytes: number
+  /** In-flight bookkeeping shared with shedding and draining. */
+  readonly inFlight: { count: number }
+}
+
+const TOO_LARGE = errorBody('body_too_large', 'request body exceeds the size limit')
+const BAD_ENCODING = errorBody('invalid_request', 'body is not valid gzip', 'body')
+const UNSUPPORTED_ENCODING = errorBody('unsupported_encoding', 'only gzip and identity content-encodings are accepted')
+
+/**
+ * POST /openrtb2/auction. The arrival time is taken first thing, so the auction's deadline counts
+ * the time spent reading the body. A client that goes away is never written to.
+ */
+export function createAuctionHandler(deps: AuctionRouteDeps): (res: HttpResponse, req: HttpRequest) => void {
+  return (res, req) => {
+    const receivedAt = performance.now()
+    const encoding = req.getHeader('content-encoding')
+    const length = req.getHeader('content-length')
+    if (length !== '' && Number(length) > deps.maxBodyBytes) {
+      // Answer before reading: close so the rest of the oversized body is not read either.
+      writeJson(res, 413, TOO_LARGE, true)
+      return finishMetrics(deps, receivedAt, 'too_large')
+    }
+    const isGzip = encoding === 'gzip' || encoding === 'x-gzip'
+    if (!isGzip && encoding !== '' && encoding !== 'identity') {
+      writeJson(res, 415, UNSUPPORTED_ENCODING, true)
+      return finishMetrics(deps, receivedAt, 'invalid')
+    }
+    const pending = new PendingAuction(res, receivedAt, deps)
+    res.onAborted(pending.onAborted)
+    res.onData(new BodyReader(res, deps.maxBodyBytes, isGzip, pending.onBody).onData)
+  }
+}
+
+/** One request between arrival and answer. */
+class PendingAuction {
+  isAborted = false
+  #answer: AuctionAnswer | null = null
+
+  constructor(
+    readonly res: HttpResponse,
+    readonly receivedAt: number,
+    readonly deps: AuctionRouteDeps,
+  ) {
+    deps.inFlight.count++
+    deps.metrics.inFlight.inc()
+  }
+
+  readonly onAborted = (): void => {
+    this.isAborted = true
+  }
+
+  readonly onBody = (_reader: BodyReader, body: string | null, failure: BodyFailure | null): void => {
+    if (failure !== null) return this.#answerFailure(failure)
+    this.deps.exchange.runAuction(body!, this.receivedAt).then(this.#write)
+  }
+
+  #answerFailure(failure: BodyFailure): void {
+    const status = failure === 'too_large' ? 413 : failure === 'bad_encoding' ? 400 : 415
+    const body = failure === 'too_large' ? TOO_LARGE : failure === 'bad_encoding' ? BAD_ENCODING : UNSUPPORTED_ENCODING
+    this.#write({ status: status as 400, body, outcome: failure === 'too_large' ? 'too_large' : 'invalid' })
+  }
+
+  readonly #write = (answer: AuctionAnswer): void => {
+    this.deps.inFlight.count--
+    this.deps.metrics.inFlight.dec()
+    if (this.isAborted) return finishMetrics(this.deps, this.receivedAt, 'aborted')
+    this.#answer = answer
+    this.res.cork(this.#corkedWrite)
+    finishMetrics(this.deps, this.receivedAt, answer.outcome)
+  }
+
+  readonly #corkedWrite = (): void => {
+    const answer = this.#answer!
+    // 413 closes the connection: the unread rest of the body would otherwise be parsed as a request.
+    writeJson(this.res, answer.status, answer.body, answer.outcome === 'too_large')
+  }
+}
+
+function finishMetrics(deps: AuctionRouteDeps, receivedAt: number, outcome: AuctionOutcome): void {
+  deps.metrics.auctionSeconds.observe((performance.now() - receivedAt) / 1000)
+  deps.metrics.auctions[outcome].inc()
+}

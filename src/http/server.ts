@@ -1,0 +1,91 @@
+import type { Exchange } from '../exchange.js'
+import type { ExchangeMetrics } from '../metrics/metrics.js'
+import { createAuctionHandler } from './auction-route.js'
+import { errorBody, STATUS_LINE, writeJson } from './responses.js'
+import { type HttpResponse, type TemplatedApp, type us_listen_socket, uws } from './uws.js'
+
+export interface HttpServerDeps {
+  readonly exchange: Exchange
+  readonly metrics: ExchangeMetrics
+  readonly maxBodyBytes: number
+  /** Readiness: the catalog is loaded and the process is not draining. */
+  readonly isReady: () => boolean
+  /** Extra routes (admin API, notices) registered by their owners. */
+  readonly extraRoutes?: (app: TemplatedApp) => void
+}
+
+export interface HttpServer {
+  readonly app: TemplatedApp
+  readonly inFlight: { count: number }
+  listen(host: string, port: number): Promise<number>
+  /** Stops accepting new connections; open keep-alive connections finish their requests. */
+  stopListening(): void
+}
+
+const NOT_FOUND = errorBody('not_found', 'no such route')
+const METHOD_NOT_ALLOWED = errorBody('method_not_allowed', 'method not allowed on this route')
+
+/** The uWS app: the auction route, health, metrics, and clear 404/405 answers for everything else. */
+export function createHttpServer(deps: HttpServerDeps): HttpServer {
+  const app = uws.App()
+  const inFlight = { count: 0 }
+  let listenSocket: us_listen_socket | null = null
+
+  app.post('/openrtb2/auction', createAuctionHandler({ ...deps, inFlight }))
+  app.get('/healthz', (res) => writeJson(res, 200, '{"status":"ok"}'))
+  app.get('/readyz', (res) =>
+    deps.isReady() ? writeJson(res, 200, '{"status":"ready"}') : writeJson(res, 503, '{"status":"not_ready"}'),
+  )
+  app.get('/metrics', (res) => serveMetrics(res, deps.metrics))
+  deps.extraRoutes?.(app)
+  for (const [path, allow] of KNOWN_ROUTES) app.any(path, (res) => methodNotAllowed(res, allow))
+  app.any('/*', (res) => writeJson(res, 404, NOT_FOUND))
+
+  return {
+    app,
+    inFlight,
+    listen(host, port) {
+      return new Promise((resolve, reject) => {
+        app.listen(host, port, (socket) => {
+          if (socket === false) return reject(new Error(`cannot listen on ${host}:${port}`))
+          listenSocket = socket
+          resolve(uws.us_socket_local_port(socket as never))
+        })
+      })
+    },
+    stopListening() {
+      if (listenSocket !== null) uws.us_listen_socket_close(listenSocket)
+      listenSocket = null
+    },
+  }
+}
+
+const KNOWN_ROUTES: readonly [string, string][] = [
+  ['/openrtb2/auction', 'POST'],
+  ['/healthz', 'GET'],
+  ['/readyz', 'GET'],
+  ['/metrics', 'GET'],
+]
+
+function methodNotAllowed(res: HttpResponse, allow: string): void {
+  res.writeStatus(STATUS_LINE[405]!).writeHeader('allow', allow).writeHeader('content-type', 'application/json')
+  res.end(METHOD_NOT_ALLOWED)
+}
+
+function serveMetrics(res: HttpResponse, metrics: ExchangeMetrics): void {
+  let isAborted = false
+  res.onAborted(() => {
+    isAborted = true
+  })
+  metrics.scrape().then(
+    (text) => {
+      if (isAborted) return
+      res.cork(() => {
+        res.writeStatus('200 OK').writeHeader('content-type', metrics.registry.contentType).end(text)
+      })
+    },
+    () => {
+      if (!isAborted) res.cork(() => writeJson(res, 500, errorBody('metrics_failed', 'metrics collection failed')))
+    },
+  )
+}

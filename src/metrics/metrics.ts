@@ -1,0 +1,160 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import { DSP_FAILURE_KINDS, type DspFailureKind } from '../errors.js'
+import { NO_BID_REASON_LABEL, type NoBidReason } from '../openrtb/types.js'
+
+/** Sub-millisecond resolution where the exchange lives, up to the 100 ms cap and past it. */
+const LATENCY_BUCKETS_SECONDS = [
+  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25,
+]
+
+export const STAGE_NAMES = ['validate', 'decorate', 'filter', 'pace', 'bid', 'auction'] as const
+export type StageName = (typeof STAGE_NAMES)[number]
+
+/** How an auction request ended; a closed label set. */
+export const AUCTION_OUTCOMES = ['bid', 'no_bid', 'invalid', 'too_large', 'shed', 'aborted', 'error'] as const
+export type AuctionOutcome = (typeof AUCTION_OUTCOMES)[number]
+
+/** Every way one DSP call can end. */
+export type DspCallOutcome = 'bid' | 'no_bid' | DspFailureKind
+export const DSP_CALL_OUTCOMES: readonly DspCallOutcome[] = ['bid', 'no_bid', ...DSP_FAILURE_KINDS]
+
+/** A resolved counter or histogram child: labels bound once. */
+export interface CounterChild {
+  inc(n?: number): void
+}
+export interface HistogramChild {
+  observe(v: number): void
+}
+
+/** Pre-resolved children for one DSP: the request path never parses label arguments. */
+export interface DspMetrics {
+  readonly latencySeconds: HistogramChild
+  readonly calls: Readonly<Record<DspCallOutcome, CounterChild>>
+  readonly bidsReceived: CounterChild
+  readonly bidsRejected: CounterChild
+  readonly won: CounterChild
+}
+
+/**
+ * Every metric of the exchange, defined in one place. Names are rtb_<thing>_<unit>, counters end in
+ * _total, label values come from closed sets (stage names, configured DSP ids, outcome enums),
+ * never from request data. Children are resolved at construction and zero series preloaded, so
+ * rate() works from the first scrape.
+ */
+export class ExchangeMetrics {
+  readonly registry = new Registry()
+  readonly auctionSeconds: Histogram
+  readonly auctions: Readonly<Record<AuctionOutcome, CounterChild>>
+  readonly noBids: ReadonlyMap<NoBidReason, CounterChild>
+  readonly stageSeconds: Readonly<Record<StageName, HistogramChild>>
+  readonly inFlight: Gauge
+  readonly dsps: ReadonlyMap<string, DspMetrics>
+  readonly houseBids: Counter
+  readonly houseWins: Counter
+
+  constructor(dspIds: readonly string[], options: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry]
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry })
+
+    this.auctionSeconds = new Histogram({
+      name: 'rtb_auction_duration_seconds',
+      help: 'Time from arrival of an auction request to its answer being written, all outcomes included.',
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers,
+    })
+    const auctions = new Counter({
+      name: 'rtb_auctions_total',
+      help: 'Auction requests by outcome.',
+      labelNames: ['outcome'],
+      registers,
+    })
+    this.auctions = resolveAll(AUCTION_OUTCOMES, (o) => auctions.labels(o))
+    const noBids = new Counter({
+      name: 'rtb_no_bids_total',
+      help: 'Auctions answered with no bid (204), by OpenRTB no-bid reason.',
+      labelNames: ['reason'],
+      registers,
+    })
+    const noBidChildren = new Map<NoBidReason, CounterChild>()
+    for (const [code, label] of Object.entries(NO_BID_REASON_LABEL)) {
+      noBidChildren.set(Number(code) as NoBidReason, noBids.labels(label))
+    }
+    this.noBids = noBidChildren
+    const stages = new Histogram({
+      name: 'rtb_stage_duration_seconds',
+      help: 'Time spent in each auction stage.',
+      labelNames: ['stage'],
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers,
+    })
+    this.stageSeconds = resolveAll(STAGE_NAMES, (s) => stages.labels(s))
+    this.inFlight = new Gauge({
+      name: 'rtb_auctions_in_flight',
+      help: 'Auctions received and not yet answered.',
+      registers,
+    })
+    this.dsps = createDspMetrics(dspIds, registers)
+    this.houseBids = new Counter({
+      name: 'rtb_house_bids_total',
+      help: 'House ads that entered an auction as a candidate.',
+      registers,
+    })
+    this.houseWins = new Counter({ name: 'rtb_house_wins_total', help: 'Imps won by a house ad.', registers })
+  }
+
+  /** Prometheus text exposition of everything above. */
+  scrape(): Promise<string> {
+    return this.registry.metrics()
+  }
+}
+
+function createDspMetrics(dspIds: readonly string[], registers: Registry[]): Map<string, DspMetrics> {
+  const latency = new Histogram({
+    name: 'rtb_dsp_request_duration_seconds',
+    help: 'DSP call duration from send to answer, timeouts and failures included.',
+    labelNames: ['dsp'],
+    buckets: LATENCY_BUCKETS_SECONDS,
+    registers,
+  })
+  const calls = new Counter({
+    name: 'rtb_dsp_requests_total',
+    help: 'DSP calls by outcome (bid, no_bid, or the failure kind).',
+    labelNames: ['dsp', 'outcome'],
+    registers,
+  })
+  const received = new Counter({
+    name: 'rtb_dsp_bids_total',
+    help: 'Bids received from each DSP, before validation.',
+    labelNames: ['dsp'],
+    registers,
+  })
+  const rejected = new Counter({
+    name: 'rtb_dsp_bids_rejected_total',
+    help: 'DSP bids dropped by validation (unknown imp, under floor, blocked, bad fields).',
+    labelNames: ['dsp'],
+    registers,
+  })
+  const won = new Counter({
+    name: 'rtb_dsp_wins_total',
+    help: 'Imps won by each DSP.',
+    labelNames: ['dsp'],
+    registers,
+  })
+  const out = new Map<string, DspMetrics>()
+  for (const id of dspIds) {
+    out.set(id, {
+      latencySeconds: latency.labels(id),
+      calls: resolveAll(DSP_CALL_OUTCOMES, (o) => calls.labels(id, o)),
+      bidsReceived: received.labels(id),
+      bidsRejected: rejected.labels(id),
+      won: won.labels(id),
+    })
+  }
+  return out
+}
+
+function resolveAll<K extends string, V>(keys: readonly K[], make: (key: K) => V): Record<K, V> {
+  const out = {} as Record<K, V>
+  for (const key of keys) out[key] = make(key)
+  return out
+}

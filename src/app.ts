@@ -3,6 +3,7 @@ import { CatalogHolder, HouseCatalog } from './catalog/house-catalog.js'
 import type { Seed } from './catalog/seed.js'
 import type { Config, DspConfig } from './config/config.js'
 import { createExchange } from './exchange.js'
+import { createLoadShedder } from './http/load-shedder.js'
 import { createHttpServer, type HttpServer } from './http/server.js'
 import { ExchangeMetrics } from './metrics/metrics.js'
 import { closeDspPools, createDspEndpoints, warmDspPools } from './stages/bid/dsp-endpoints.js'
@@ -44,11 +45,17 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
 
   let isDraining = false
   const exchange = createExchange({ config, metrics, catalog, dsps, facts: options.facts ?? null, log })
+  const shedder = createLoadShedder({
+    ...config.overload,
+    onLag: (lagMs) => metrics.eventLoopLagSeconds.set(lagMs / 1000),
+  })
   const server = createHttpServer({
     exchange,
     metrics,
     maxBodyBytes: config.maxBodyBytes,
     isReady: () => catalog.isLoaded && !isDraining,
+    isDraining: () => isDraining,
+    shedder,
   })
   const port = await server.listen(config.host, config.port)
 
@@ -64,6 +71,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       const giveUpAt = performance.now() + config.auction.maxTmaxMs + 1_000
       while (server.inFlight.count > 0 && performance.now() < giveUpAt) await sleep(5)
       await closeDspPools(dsps)
+      shedder.stop()
     },
   }
 }

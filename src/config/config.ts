@@ -39,6 +39,13 @@ export interface AuctionConfig {
   readonly houseSeat: string
 }
 
+export interface OverloadConfig {
+  /** Auctions in progress above which new ones get 503 at once. */
+  readonly maxInFlight: number
+  /** Event-loop lag above which new auctions get 503 at once. */
+  readonly maxEventLoopLagMs: number
+}
+
 export interface Config {
   readonly port: number
   readonly host: string
@@ -49,6 +56,7 @@ export interface Config {
   /** null = the admin API refuses every call. */
   readonly adminToken: string | null
   readonly maxBodyBytes: number
+  readonly overload: OverloadConfig
   readonly auction: AuctionConfig
   readonly dsps: readonly DspConfig[]
   /** Path of a seed JSON file (house ads, publishers, users), resolved against the config file. */

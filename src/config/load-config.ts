@@ -73,6 +73,7 @@ function buildConfig(raw: Raw, env: Env, baseDir: string, problems: string[]): C
   if (auction.defaultTmaxMs > auction.maxTmaxMs) problems.push('auction.defaultTmaxMs must not exceed auction.maxTmaxMs')
   if (auction.responseReserveMs >= auction.maxTmaxMs) problems.push('auction.responseReserveMs must be below auction.maxTmaxMs')
 
+  const overloadRaw = r.object(raw['overload'], 'overload')
   const dspsRaw = raw['dsps'] ?? []
   const dsps: DspConfig[] = []
   if (!Array.isArray(dspsRaw)) problems.push('dsps must be an array')
@@ -94,6 +95,10 @@ function buildConfig(raw: Raw, env: Env, baseDir: string, problems: string[]): C
     dragonflyUrl,
     adminToken: r.optStr(env['ADMIN_TOKEN'] ?? raw['adminToken'], 'adminToken', /^.{16,}$/, 'at least 16 characters'),
     maxBodyBytes: r.int(raw['maxBodyBytes'], 'maxBodyBytes', 256 * 1024, 1024, 16 * 1024 * 1024),
+    overload: {
+      maxInFlight: r.int(overloadRaw['maxInFlight'], 'overload.maxInFlight', 2_000, 1, 1_000_000),
+      maxEventLoopLagMs: r.int(overloadRaw['maxEventLoopLagMs'], 'overload.maxEventLoopLagMs', 40, 1, 10_000),
+    },
     auction,
     dsps,
     seed: seed === null ? null : resolve(baseDir, seed),

@@ -1,5 +1,6 @@
 import type { Exchange, AuctionAnswer } from '../exchange.js'
 import type { AuctionOutcome, ExchangeMetrics } from '../metrics/metrics.js'
+import type { LoadShedder } from './load-shedder.js'
 import { type BodyFailure, BodyReader } from './read-body.js'
 import { errorBody, writeJson } from './responses.js'
 import type { HttpRequest, HttpResponse } from './uws.js'
@@ -10,10 +11,14 @@ export interface AuctionRouteDeps {
   readonly maxBodyBytes: number
   /** In-flight bookkeeping shared with shedding and draining. */
   readonly inFlight: { count: number }
+  readonly shedder: LoadShedder
+  readonly isDraining: () => boolean
 }
 
 const TOO_LARGE = errorBody('body_too_large', 'request body exceeds the size limit')
 const BAD_ENCODING = errorBody('invalid_request', 'body is not valid gzip', 'body')
+const OVERLOADED = errorBody('overloaded', 'the exchange is overloaded; retry later')
+const DRAINING = errorBody('draining', 'the exchange is shutting down')
 const UNSUPPORTED_ENCODING = errorBody('unsupported_encoding', 'only gzip and identity content-encodings are accepted')
 
 /**
@@ -23,6 +28,13 @@ const UNSUPPORTED_ENCODING = errorBody('unsupported_encoding', 'only gzip and id
 export function createAuctionHandler(deps: AuctionRouteDeps): (res: HttpResponse, req: HttpRequest) => void {
   return (res, req) => {
     const receivedAt = performance.now()
+    // Shed before reading the body: a request that cannot meet its deadline costs ~nothing.
+    const shed = deps.isDraining() ? 'draining' : deps.shedder.shedReason(deps.inFlight.count)
+    if (shed !== null) {
+      deps.metrics.shed[shed].inc()
+      writeJson(res, 503, shed === 'draining' ? DRAINING : OVERLOADED, shed === 'draining')
+      return finishMetrics(deps, receivedAt, 'shed')
+    }
     const encoding = req.getHeader('content-encoding')
     const length = req.getHeader('content-length')
     if (length !== '' && Number(length) > deps.maxBodyBytes) {

@@ -1,6 +1,7 @@
 import type { Exchange } from '../exchange.js'
 import type { ExchangeMetrics } from '../metrics/metrics.js'
 import { createAuctionHandler } from './auction-route.js'
+import type { LoadShedder } from './load-shedder.js'
 import { errorBody, STATUS_LINE, writeJson } from './responses.js'
 import { type HttpResponse, type TemplatedApp, type us_listen_socket, uws } from './uws.js'
 
@@ -10,6 +11,8 @@ export interface HttpServerDeps {
   readonly maxBodyBytes: number
   /** Readiness: the catalog is loaded and the process is not draining. */
   readonly isReady: () => boolean
+  readonly isDraining: () => boolean
+  readonly shedder: LoadShedder
   /** Extra routes (admin API, notices) registered by their owners. */
   readonly extraRoutes?: (app: TemplatedApp) => void
 }

@@ -14,6 +14,10 @@ export type StageName = (typeof STAGE_NAMES)[number]
 export const AUCTION_OUTCOMES = ['bid', 'no_bid', 'invalid', 'too_large', 'shed', 'aborted', 'error'] as const
 export type AuctionOutcome = (typeof AUCTION_OUTCOMES)[number]
 
+/** Why a request was shed at the door. */
+export const SHED_REASONS = ['in_flight', 'event_loop', 'draining'] as const
+export type ShedReason = (typeof SHED_REASONS)[number]
+
 /** Every way one DSP call can end. */
 export type DspCallOutcome = 'bid' | 'no_bid' | DspFailureKind
 export const DSP_CALL_OUTCOMES: readonly DspCallOutcome[] = ['bid', 'no_bid', ...DSP_FAILURE_KINDS]
@@ -51,6 +55,8 @@ export class ExchangeMetrics {
   readonly dsps: ReadonlyMap<string, DspMetrics>
   readonly houseBids: Counter
   readonly houseWins: Counter
+  readonly shed: Readonly<Record<ShedReason, CounterChild>>
+  readonly eventLoopLagSeconds: Gauge
 
   constructor(dspIds: readonly string[], options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry]
@@ -100,6 +106,18 @@ export class ExchangeMetrics {
       registers,
     })
     this.houseWins = new Counter({ name: 'rtb_house_wins_total', help: 'Imps won by a house ad.', registers })
+    const shed = new Counter({
+      name: 'rtb_shed_total',
+      help: 'Auction requests refused at the door (503) because the exchange was overloaded, by reason.',
+      labelNames: ['reason'],
+      registers,
+    })
+    this.shed = resolveAll(SHED_REASONS, (r) => shed.labels(r))
+    this.eventLoopLagSeconds = new Gauge({
+      name: 'rtb_event_loop_lag_seconds',
+      help: 'Event-loop lag as the load shedder sees it (timer drift over the last 10 ms tick).',
+      registers,
+    })
   }
 
   /** Prometheus text exposition of everything above. */

@@ -33,7 +33,8 @@ export interface RunningApp {
 export async function startApp(options: AppOptions): Promise<RunningApp> {
   const { config, log } = options
   const dspConfigs = options.dsps ?? config.dsps
-  const metricsOptions = options.defaultMetrics === undefined ? {} : { defaultMetrics: options.defaultMetrics }
+  const metricsOptions =
+    options.defaultMetrics === undefined ? {} : { defaultMetrics: options.defaultMetrics }
   const metrics = new ExchangeMetrics(
     dspConfigs.map((d) => d.id),
     metricsOptions,

@@ -97,7 +97,8 @@ describe('exchange end to end', () => {
     const res = await exchange.auction(bannerRequest({ id: 'hang-1', tmax: 60, at: 1 }))
     assert.equal(res.status, 200)
     assert.equal((res.json as Json).seatbid[0].bid[0].price, 1.25)
-    assert.ok(res.ms < 60 + 15, `answered after ${res.ms.toFixed(1)} ms`)
+    // Client-measured: loopback and a busy test machine add a few ms; the DSP itself would never answer.
+    assert.ok(res.ms < 60 + 40, `answered after ${res.ms.toFixed(1)} ms`)
   })
 
   it('a late DSP answer is dropped, not waited for', async () => {
@@ -106,7 +107,7 @@ describe('exchange end to end', () => {
     const res = await exchange.auction(bannerRequest({ id: 'late-1', tmax: 50, at: 1 }))
     assert.equal(res.status, 200)
     assert.equal((res.json as Json).seatbid[0].bid[0].price, 1)
-    assert.ok(res.ms < 50 + 15, `answered after ${res.ms.toFixed(1)} ms`)
+    assert.ok(res.ms < 50 + 40, `answered after ${res.ms.toFixed(1)} ms (the DSP answers at 150)`)
   })
 
   it('a tiny tmax: no DSP is called and the answer is immediate', async () => {
@@ -135,7 +136,11 @@ describe('exchange end to end', () => {
 
   it('wrong-shaped and wrong-auction answers are failures: bids from them never win', async () => {
     dspA.behave(() => ({ kind: 'respond', status: 200, body: '[1,2,3]' }))
-    dspB.behave(() => ({ kind: 'respond', status: 200, body: bidResponse('another-auction', [{ impid: '1', price: 5 }]) }))
+    dspB.behave(() => ({
+      kind: 'respond',
+      status: 200,
+      body: bidResponse('another-auction', [{ impid: '1', price: 5 }]),
+    }))
     const res = await exchange.auction(bannerRequest({ id: 'shape-1' }))
     assert.equal(res.status, 204)
   })
@@ -172,16 +177,44 @@ describe('house ads compete with DSP bids', () => {
   const seed = parseSeed(
     {
       ads: [
-        { id: 'h1', title: 'House 1', category: 'IAB1', clickURL: 'https://a.example/c', imageURL: 'https://a.example/i.png', price: '3.00', sizes: ['300x250'], adomain: 'a.example' },
-        { id: 'h2', title: 'House 2', category: 'IAB2', clickURL: 'https://b.example/c', imageURL: 'https://b.example/i.png', price: '0.40', sizes: ['728x90'], adomain: 'b.example' },
+        {
+          id: 'h1',
+          title: 'House 1',
+          category: 'IAB1',
+          clickURL: 'https://a.example/c',
+          imageURL: 'https://a.example/i.png',
+          price: '3.00',
+          sizes: ['300x250'],
+          adomain: 'a.example',
+        },
+        {
+          id: 'h2',
+          title: 'House 2',
+          category: 'IAB2',
+          clickURL: 'https://b.example/c',
+          imageURL: 'https://b.example/i.png',
+          price: '0.40',
+          sizes: ['728x90'],
+          adomain: 'b.example',
+        },
       ],
     },
     'test',
   )
 
   before(async () => {
-    dsp = await startMockDsp((r) => ({ kind: 'respond', status: 200, body: bidResponse(r['id'], [{ impid: '1', price: 2 }, { impid: '2', price: 1 }]) }))
-    exchange = await startTestExchange({ dsps: [{ id: 'dsp-a', endpoint: dsp.url, timeoutMs: 80 }] }, { seed })
+    dsp = await startMockDsp((r) => ({
+      kind: 'respond',
+      status: 200,
+      body: bidResponse(r['id'], [
+        { impid: '1', price: 2 },
+        { impid: '2', price: 1 },
+      ]),
+    }))
+    exchange = await startTestExchange(
+      { dsps: [{ id: 'dsp-a', endpoint: dsp.url, timeoutMs: 80 }] },
+      { seed },
+    )
   })
   after(async () => {
     await exchange.close()
@@ -200,7 +233,9 @@ describe('house ads compete with DSP bids', () => {
       }),
     )
     assert.equal(res.status, 200)
-    const bids = (res.json as Json).seatbid.flatMap((s: Json) => s.bid.map((b: Json) => ({ seat: s.seat, ...b })))
+    const bids = (res.json as Json).seatbid.flatMap((s: Json) =>
+      s.bid.map((b: Json) => ({ seat: s.seat, ...b })),
+    )
     const imp1 = bids.find((b: Json) => b.impid === '1')
     const imp2 = bids.find((b: Json) => b.impid === '2')
     assert.equal(imp1.seat, 'house')
@@ -214,7 +249,9 @@ describe('house ads compete with DSP bids', () => {
 
   it('a house ad under the imp floor does not serve', async () => {
     dsp.behave(() => ({ kind: 'respond', status: 204 }))
-    const res = await exchange.auction(bannerRequest({ id: 'house-2', imp: [{ id: '1', banner: { w: 300, h: 250 }, bidfloor: 3.5 }] }))
+    const res = await exchange.auction(
+      bannerRequest({ id: 'house-2', imp: [{ id: '1', banner: { w: 300, h: 250 }, bidfloor: 3.5 }] }),
+    )
     assert.equal(res.status, 204)
   })
 })
@@ -248,7 +285,9 @@ describe('HTTP front end', () => {
   })
 
   it('accepts a gzip body; a gzip bomb over the limit is 413; bad gzip is 400', async () => {
-    const ok = await exchange.auction(gzipSync(JSON.stringify(bannerRequest())), { 'content-encoding': 'gzip' })
+    const ok = await exchange.auction(gzipSync(JSON.stringify(bannerRequest())), {
+      'content-encoding': 'gzip',
+    })
     assert.equal(ok.status, 204)
     const bomb = await exchange.auction(gzipSync(Buffer.alloc(1_000_000, 32)), { 'content-encoding': 'gzip' })
     assert.equal(bomb.status, 413)

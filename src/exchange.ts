@@ -1,5 +1,5 @@
-import type { Config } from './config/config.js'
 import type { CatalogHolder } from './catalog/house-catalog.js'
+import type { Config } from './config/config.js'
 import type { AuctionOutcome, ExchangeMetrics, HistogramChild } from './metrics/metrics.js'
 import { NoBidReason } from './openrtb/types.js'
 import { AuctionContext } from './pipeline/auction-context.js'
@@ -79,7 +79,11 @@ export function createExchange(deps: ExchangeDeps): Exchange {
     validateTimer.observe((performance.now() - startedAt) / 1000)
     if (!parsed.ok) return invalidAnswer(parsed.problem.field, parsed.problem.message)
     const request = parsed.request
-    const ctx = new AuctionContext(request, new Deadline(receivedAt, auctionBudgetMs(request.tmax, auction)), receivedAt)
+    const ctx = new AuctionContext(
+      request,
+      new Deadline(receivedAt, auctionBudgetMs(request.tmax, auction)),
+      receivedAt,
+    )
     let result: NoBidReason | undefined
     try {
       result = await runPipeline(stages, timers, ctx)
@@ -102,7 +106,11 @@ export function createExchange(deps: ExchangeDeps): Exchange {
 const NO_BID_ANSWER: AuctionAnswer = Object.freeze({ status: 204, body: '', outcome: 'no_bid' })
 
 function invalidAnswer(field: string, message: string): AuctionAnswer {
-  return { status: 400, body: JSON.stringify({ error: 'invalid_request', field, message }), outcome: 'invalid' }
+  return {
+    status: 400,
+    body: JSON.stringify({ error: 'invalid_request', field, message }),
+    outcome: 'invalid',
+  }
 }
 
 /** Process-unique ids: a random prefix per process plus a counter, cheaper than a UUID per bid. */

@@ -11,7 +11,9 @@ import { ExchangeError } from './errors.js'
 async function main(): Promise<void> {
   const config = loadConfigOrExit()
   const log = pino({ level: config.logLevel, base: { service: 'rtb-exchange' } })
-  const simulated = config.demo ? await Promise.all(DEMO_DSPS.map((s) => startSimulatedDsp({ ...s, port: 0 }))) : []
+  const simulated = config.demo
+    ? await Promise.all(DEMO_DSPS.map((s) => startSimulatedDsp({ ...s, port: 0 })))
+    : []
   const seed = config.demo ? demoSeed() : config.seed !== null ? loadSeedFile(config.seed) : null
   const app = await startApp({
     config,

@@ -7,7 +7,8 @@ import { type AdRecord, type AdSize, type AdTargeting, EMPTY_TARGETING } from '.
  */
 export function parseAdInput(value: unknown): { ad: AdRecord } | { problems: string[] } {
   const problems: string[] = []
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { problems: ['body must be an object'] }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return { problems: ['body must be an object'] }
   const v = value as Record<string, unknown>
   const id = text(v['id'], 'id', problems, /^[A-Za-z0-9_.:-]{1,64}$/)
   const title = text(v['title'], 'title', problems, /^.{1,200}$/s)

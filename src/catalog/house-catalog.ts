@@ -31,7 +31,13 @@ export class HouseCatalog {
         const key = sizeKey(size.w, size.h)
         let list = this.#bySize.get(key)
         if (list === undefined) this.#bySize.set(key, (list = []))
-        list.push({ ad, w: size.w, h: size.h, priceCpm: ad.cpmMicros / 1e6, adm: houseAdMarkup(ad, size.w, size.h) })
+        list.push({
+          ad,
+          w: size.w,
+          h: size.h,
+          priceCpm: ad.cpmMicros / 1e6,
+          adm: houseAdMarkup(ad, size.w, size.h),
+        })
       }
     }
     for (const list of this.#bySize.values()) list.sort(byPriceThenId)

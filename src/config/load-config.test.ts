@@ -34,10 +34,18 @@ describe('loadConfig', () => {
       port: 9000,
       dragonflyUrl: 'redis://127.0.0.1:6379',
       auction: { defaultTmaxMs: 80, maxTmaxMs: 90, priceIncrement: 0.05 },
-      dsps: [{ id: 'dsp-a', endpoint: 'http://127.0.0.1:9001/bid', timeoutMs: 70, maxQps: 2000, connections: 8 }],
+      dsps: [
+        { id: 'dsp-a', endpoint: 'http://127.0.0.1:9001/bid', timeoutMs: 70, maxQps: 2000, connections: 8 },
+      ],
       seed: 'seed.json',
     })
-    const c = loadConfig({ EXCHANGE_CONFIG: path, PORT: '9100', WORKERS: '2', LOG_LEVEL: 'warn', ADMIN_TOKEN: 'a'.repeat(32) })
+    const c = loadConfig({
+      EXCHANGE_CONFIG: path,
+      PORT: '9100',
+      WORKERS: '2',
+      LOG_LEVEL: 'warn',
+      ADMIN_TOKEN: 'a'.repeat(32),
+    })
     assert.equal(c.demo, false)
     assert.equal(c.port, 9100)
     assert.equal(c.workers, 2)
@@ -58,13 +66,18 @@ describe('loadConfig', () => {
     assert.ok(c.seed?.endsWith('seed.json'))
   })
 
-  it('DRAGONFLY_URL alone leaves demo mode', () => assert.equal(loadConfig({ DRAGONFLY_URL: 'redis://h:1' }).demo, false))
+  it('DRAGONFLY_URL alone leaves demo mode', () =>
+    assert.equal(loadConfig({ DRAGONFLY_URL: 'redis://h:1' }).demo, false))
 
   it('lists every problem at once', () => {
     const path = configFile({
       port: 'eighty',
       auction: { defaultTmaxMs: 200, maxTmaxMs: 100 },
-      dsps: [{ id: 'a', endpoint: 'not a url', timeoutMs: -1 }, { endpoint: 'http://x/bid' }, { id: 'a', endpoint: 'http://y/bid' }],
+      dsps: [
+        { id: 'a', endpoint: 'not a url', timeoutMs: -1 },
+        { endpoint: 'http://x/bid' },
+        { id: 'a', endpoint: 'http://y/bid' },
+      ],
     })
     assert.throws(
       () => loadConfig({ EXCHANGE_CONFIG: path, WORKERS: '0', LOG_LEVEL: 'loud' }),

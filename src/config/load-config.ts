@@ -61,30 +61,50 @@ function buildConfig(raw: Raw, env: Env, baseDir: string, problems: string[]): C
   const port = r.int(env['PORT'] ?? raw['port'], 'port', 8080, 0, 65535)
   const auctionRaw = r.object(raw['auction'], 'auction')
   const auction: AuctionConfig = {
-    defaultTmaxMs: r.int(auctionRaw['defaultTmaxMs'], 'auction.defaultTmaxMs', DEFAULT_AUCTION.defaultTmaxMs, 1, 10_000),
+    defaultTmaxMs: r.int(
+      auctionRaw['defaultTmaxMs'],
+      'auction.defaultTmaxMs',
+      DEFAULT_AUCTION.defaultTmaxMs,
+      1,
+      10_000,
+    ),
     maxTmaxMs: r.int(auctionRaw['maxTmaxMs'], 'auction.maxTmaxMs', DEFAULT_AUCTION.maxTmaxMs, 1, 10_000),
-    priceIncrement: r.num(auctionRaw['priceIncrement'], 'auction.priceIncrement', DEFAULT_AUCTION.priceIncrement, 0),
+    priceIncrement: r.num(
+      auctionRaw['priceIncrement'],
+      'auction.priceIncrement',
+      DEFAULT_AUCTION.priceIncrement,
+      0,
+    ),
     currency: r.str(auctionRaw['currency'], 'auction.currency', DEFAULT_AUCTION.currency, /^[A-Z]{3}$/),
     responseReserveMs: r.int(auctionRaw['responseReserveMs'], 'auction.responseReserveMs', 2, 0, 1000),
     networkBufferMs: r.int(auctionRaw['networkBufferMs'], 'auction.networkBufferMs', 5, 0, 1000),
     minDspBudgetMs: r.int(auctionRaw['minDspBudgetMs'], 'auction.minDspBudgetMs', 5, 1, 10_000),
     houseSeat: r.str(auctionRaw['houseSeat'], 'auction.houseSeat', DEFAULT_AUCTION.houseSeat, /^\S+$/),
   }
-  if (auction.defaultTmaxMs > auction.maxTmaxMs) problems.push('auction.defaultTmaxMs must not exceed auction.maxTmaxMs')
-  if (auction.responseReserveMs >= auction.maxTmaxMs) problems.push('auction.responseReserveMs must be below auction.maxTmaxMs')
+  if (auction.defaultTmaxMs > auction.maxTmaxMs)
+    problems.push('auction.defaultTmaxMs must not exceed auction.maxTmaxMs')
+  if (auction.responseReserveMs >= auction.maxTmaxMs)
+    problems.push('auction.responseReserveMs must be below auction.maxTmaxMs')
 
   const overloadRaw = r.object(raw['overload'], 'overload')
   const dspsRaw = raw['dsps'] ?? []
   const dsps: DspConfig[] = []
   if (!Array.isArray(dspsRaw)) problems.push('dsps must be an array')
-  else dspsRaw.forEach((d, i) => dsps.push(readDsp(r, d, `dsps[${i}]`, auction)))
+  else
+    dspsRaw.forEach((d, i) => {
+      dsps.push(readDsp(r, d, `dsps[${i}]`, auction))
+    })
   const ids = new Set<string>()
   for (const d of dsps) {
     if (ids.has(d.id)) problems.push(`dsps: duplicate id "${d.id}"`)
     ids.add(d.id)
   }
 
-  const dragonflyUrl = r.optStr(env['DRAGONFLY_URL'] ?? raw['dragonflyUrl'], 'dragonflyUrl', /^rediss?:\/\/.+/)
+  const dragonflyUrl = r.optStr(
+    env['DRAGONFLY_URL'] ?? raw['dragonflyUrl'],
+    'dragonflyUrl',
+    /^rediss?:\/\/.+/,
+  )
   const seed = r.optStr(raw['seed'], 'seed', /.+/)
   const hasFile = Boolean(env['EXCHANGE_CONFIG'])
   return {
@@ -93,7 +113,12 @@ function buildConfig(raw: Raw, env: Env, baseDir: string, problems: string[]): C
     workers: r.int(env['WORKERS'] ?? raw['workers'], 'workers', 1, 1, 64),
     logLevel: r.oneOf(env['LOG_LEVEL'] ?? raw['logLevel'], 'logLevel', 'info', LOG_LEVELS),
     dragonflyUrl,
-    adminToken: r.optStr(env['ADMIN_TOKEN'] ?? raw['adminToken'], 'adminToken', /^.{16,}$/, 'at least 16 characters'),
+    adminToken: r.optStr(
+      env['ADMIN_TOKEN'] ?? raw['adminToken'],
+      'adminToken',
+      /^.{16,}$/,
+      'at least 16 characters',
+    ),
     maxBodyBytes: r.int(raw['maxBodyBytes'], 'maxBodyBytes', 256 * 1024, 1024, 16 * 1024 * 1024),
     overload: {
       maxInFlight: r.int(overloadRaw['maxInFlight'], 'overload.maxInFlight', 2_000, 1, 1_000_000),
@@ -102,7 +127,12 @@ function buildConfig(raw: Raw, env: Env, baseDir: string, problems: string[]): C
     auction,
     dsps,
     seed: seed === null ? null : resolve(baseDir, seed),
-    publicUrl: r.str(env['PUBLIC_URL'] ?? raw['publicUrl'], 'publicUrl', `http://127.0.0.1:${port}`, /^https?:\/\/\S+$/),
+    publicUrl: r.str(
+      env['PUBLIC_URL'] ?? raw['publicUrl'],
+      'publicUrl',
+      `http://127.0.0.1:${port}`,
+      /^https?:\/\/\S+$/,
+    ),
     demo: !hasFile && dragonflyUrl === null,
   }
 }
@@ -126,7 +156,13 @@ function readDsp(r: Reader, value: unknown, at: string, auction: AuctionConfig):
     connections: r.int(d['connections'], `${at}.connections`, 32, 1, 1024),
     seat: r.str(d['seat'], `${at}.seat`, id, /^\S+$/),
     gzipRequest: r.bool(d['gzipRequest'], `${at}.gzipRequest`, false),
-    maxResponseBytes: r.int(d['maxResponseBytes'], `${at}.maxResponseBytes`, 256 * 1024, 1024, 64 * 1024 * 1024),
+    maxResponseBytes: r.int(
+      d['maxResponseBytes'],
+      `${at}.maxResponseBytes`,
+      256 * 1024,
+      1024,
+      64 * 1024 * 1024,
+    ),
   }
 }
 

@@ -28,7 +28,9 @@ export function demoSeed(): Seed {
         ad(7, 'IAB20', '3.00', ['300x250'], 'travel.example', { targeting: { brandSafe: true } }),
         ad(8, 'IAB8', '0.60', ['300x250', '320x50', '728x90'], 'food.example'),
         ad(9, 'IAB9', '0.80', ['160x600', '300x600'], 'hobbies.example'),
-        ad(10, 'IAB22', '1.50', ['300x250', '728x90'], 'shop.example', { targeting: { countries: ['USA', 'CAN'] } }),
+        ad(10, 'IAB22', '1.50', ['300x250', '728x90'], 'shop.example', {
+          targeting: { countries: ['USA', 'CAN'] },
+        }),
         ad(11, 'IAB12', '0.50', ['300x250', '320x50'], 'daily.example'),
         ad(12, 'IAB19', '2.20', ['300x250'], 'gadgets.example', { targeting: { deviceTypes: [1, 4, 5] } }),
       ],
@@ -36,7 +38,11 @@ export function demoSeed(): Seed {
       contexts: {
         domains: { 'news.example': { categories: ['IAB12'], brandSafetyFlags: [], sentiment: 'neutral' } },
         pages: {
-          'https://news.example/crime': { categories: ['IAB12'], brandSafetyFlags: ['violence'], sentiment: 'negative' },
+          'https://news.example/crime': {
+            categories: ['IAB12'],
+            brandSafetyFlags: ['violence'],
+            sentiment: 'negative',
+          },
         },
       },
       publishers: { 'pub-1': { floorCpm: 0.25, bcat: ['IAB25', 'IAB26'], badv: [] } },

@@ -1,4 +1,4 @@
-import type { Exchange, AuctionAnswer } from '../exchange.js'
+import type { AuctionAnswer, Exchange } from '../exchange.js'
 import type { AuctionOutcome, ExchangeMetrics } from '../metrics/metrics.js'
 import type { LoadShedder } from './load-shedder.js'
 import { type BodyFailure, BodyReader } from './read-body.js'
@@ -19,7 +19,10 @@ const TOO_LARGE = errorBody('body_too_large', 'request body exceeds the size lim
 const BAD_ENCODING = errorBody('invalid_request', 'body is not valid gzip', 'body')
 const OVERLOADED = errorBody('overloaded', 'the exchange is overloaded; retry later')
 const DRAINING = errorBody('draining', 'the exchange is shutting down')
-const UNSUPPORTED_ENCODING = errorBody('unsupported_encoding', 'only gzip and identity content-encodings are accepted')
+const UNSUPPORTED_ENCODING = errorBody(
+  'unsupported_encoding',
+  'only gzip and identity content-encodings are accepted',
+)
 
 /**
  * POST /openrtb2/auction. The arrival time is taken first thing, so the auction's deadline counts
@@ -56,6 +59,7 @@ export function createAuctionHandler(deps: AuctionRouteDeps): (res: HttpResponse
 /** One request between arrival and answer. */
 class PendingAuction {
   isAborted = false
+  #isBodyRead = false
   #answer: AuctionAnswer | null = null
 
   constructor(
@@ -69,16 +73,20 @@ class PendingAuction {
 
   readonly onAborted = (): void => {
     this.isAborted = true
+    // Gone before its body arrived: no auction will run, so nothing else will release it.
+    if (!this.#isBodyRead) this.#write(ABORTED_ANSWER)
   }
 
   readonly onBody = (_reader: BodyReader, body: string | null, failure: BodyFailure | null): void => {
+    this.#isBodyRead = true
     if (failure !== null) return this.#answerFailure(failure)
     this.deps.exchange.runAuction(body!, this.receivedAt).then(this.#write)
   }
 
   #answerFailure(failure: BodyFailure): void {
     const status = failure === 'too_large' ? 413 : failure === 'bad_encoding' ? 400 : 415
-    const body = failure === 'too_large' ? TOO_LARGE : failure === 'bad_encoding' ? BAD_ENCODING : UNSUPPORTED_ENCODING
+    const body =
+      failure === 'too_large' ? TOO_LARGE : failure === 'bad_encoding' ? BAD_ENCODING : UNSUPPORTED_ENCODING
     this.#write({ status: status as 400, body, outcome: failure === 'too_large' ? 'too_large' : 'invalid' })
   }
 
@@ -97,6 +105,8 @@ class PendingAuction {
     writeJson(this.res, answer.status, answer.body, answer.outcome === 'too_large')
   }
 }
+
+const ABORTED_ANSWER: AuctionAnswer = Object.freeze({ status: 400, body: '', outcome: 'aborted' })
 
 function finishMetrics(deps: AuctionRouteDeps, receivedAt: number, outcome: AuctionOutcome): void {
   deps.metrics.auctionSeconds.observe((performance.now() - receivedAt) / 1000)

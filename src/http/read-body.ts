@@ -42,7 +42,10 @@ export class BodyReader {
       // Bounded inflate: a gzip bomb stops at the body limit instead of filling memory.
       return this.#finish(gunzipSync(raw, { maxOutputLength: this.maxBytes }).toString('utf8'), null)
     } catch (err) {
-      return this.#finish(null, (err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' ? 'too_large' : 'bad_encoding')
+      return this.#finish(
+        null,
+        (err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' ? 'too_large' : 'bad_encoding',
+      )
     }
   }
 

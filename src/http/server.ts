@@ -37,7 +37,9 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
   app.post('/openrtb2/auction', createAuctionHandler({ ...deps, inFlight }))
   app.get('/healthz', (res) => writeJson(res, 200, '{"status":"ok"}'))
   app.get('/readyz', (res) =>
-    deps.isReady() ? writeJson(res, 200, '{"status":"ready"}') : writeJson(res, 503, '{"status":"not_ready"}'),
+    deps.isReady()
+      ? writeJson(res, 200, '{"status":"ready"}')
+      : writeJson(res, 503, '{"status":"not_ready"}'),
   )
   app.get('/metrics', (res) => serveMetrics(res, deps.metrics))
   deps.extraRoutes?.(app)
@@ -71,7 +73,10 @@ const KNOWN_ROUTES: readonly [string, string][] = [
 ]
 
 function methodNotAllowed(res: HttpResponse, allow: string): void {
-  res.writeStatus(STATUS_LINE[405]!).writeHeader('allow', allow).writeHeader('content-type', 'application/json')
+  res
+    .writeStatus(STATUS_LINE[405]!)
+    .writeHeader('allow', allow)
+    .writeHeader('content-type', 'application/json')
   res.end(METHOD_NOT_ALLOWED)
 }
 
@@ -88,7 +93,8 @@ function serveMetrics(res: HttpResponse, metrics: ExchangeMetrics): void {
       })
     },
     () => {
-      if (!isAborted) res.cork(() => writeJson(res, 500, errorBody('metrics_failed', 'metrics collection failed')))
+      if (!isAborted)
+        res.cork(() => writeJson(res, 500, errorBody('metrics_failed', 'metrics collection failed')))
     },
   )
 }

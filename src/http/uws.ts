@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module'
 import type * as UwsModule from 'uWebSockets.js'
+import { createRequire } from 'node:module'
 import { ExchangeError } from '../errors.js'
 
 const require = createRequire(import.meta.url)
@@ -11,7 +11,10 @@ const require = createRequire(import.meta.url)
  */
 function loadNativeUws(): typeof UwsModule {
   if (/^(1|true)$/i.test(process.env['UWS_USE_FALLBACK'] ?? '')) {
-    throw new ExchangeError('EX_ERR_NATIVE_UWS_MISSING', 'UWS_USE_FALLBACK is set: the exchange serves only on native uWS')
+    throw new ExchangeError(
+      'EX_ERR_NATIVE_UWS_MISSING',
+      'UWS_USE_FALLBACK is set: the exchange serves only on native uWS',
+    )
   }
   const uws = require('uWebSockets.js') as typeof UwsModule
   const fallbackPath = require.resolve('uWebSockets.js/dist/index.js')

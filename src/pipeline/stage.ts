@@ -13,5 +13,10 @@ export type StageResult = NoBidReason | undefined
  */
 export interface Stage {
   readonly name: StageName
+  /**
+   * Runs even when the deadline has passed: the auction stage ranks what arrived in the time
+   * kept back for it (auction.responseReserveMs). Every other stage is skipped once expired.
+   */
+  readonly runsPastDeadline?: boolean
   run(ctx: AuctionContext): StageResult | Promise<StageResult>
 }

@@ -26,7 +26,9 @@ export interface MockDsp {
  * A DSP on 127.0.0.1 for end-to-end tests, on node:http so it is independent of the exchange's
  * own stack. Records every call and answers as the test tells it to.
  */
-export async function startMockDsp(initial: (request: Record<string, unknown>) => MockBehaviour): Promise<MockDsp> {
+export async function startMockDsp(
+  initial: (request: Record<string, unknown>) => MockBehaviour,
+): Promise<MockDsp> {
   let behaviour = initial
   const calls: ReceivedCall[] = []
   const hanging = new Set<ServerResponse>()
@@ -34,6 +36,8 @@ export async function startMockDsp(initial: (request: Record<string, unknown>) =
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {
+      // The exchange warms its pools with OPTIONS: answer, but do not count it as a bid request.
+      if (req.method !== 'POST') return void res.writeHead(204).end()
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>
       calls.push({ headers: req.headers, body, receivedAt: performance.now() })
       act(behaviour(body), res, hanging)
@@ -100,7 +104,12 @@ export function bidResponse(
     seatbid: [
       {
         seat,
-        bid: bids.map((b, i) => ({ id: `b${i + 1}`, adm: '<div>ad ${AUCTION_PRICE}</div>', crid: 'c1', ...b })),
+        bid: bids.map((b, i) => ({
+          id: `b${i + 1}`,
+          adm: '<div>ad ${AUCTION_PRICE}</div>',
+          crid: 'c1',
+          ...b,
+        })),
       },
     ],
   })

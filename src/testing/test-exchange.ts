@@ -9,7 +9,10 @@ export interface TestExchange {
   readonly app: RunningApp
   readonly url: string
   /** POSTs a bid request (object → JSON, string/Buffer sent as is). */
-  auction(body: unknown, headers?: Record<string, string>): Promise<{ status: number; text: string; json: unknown; ms: number }>
+  auction(
+    body: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; text: string; json: unknown; ms: number }>
   close(): Promise<void>
 }
 

@@ -17,6 +17,7 @@ export interface AuctionStageDeps {
 export function createAuctionStage(deps: AuctionStageDeps): Stage {
   return {
     name: 'auction',
+    runsPastDeadline: true,
     run(ctx) {
       const imps = ctx.request.imp
       const byImp: CandidateBid[][] = new Array(imps.length)

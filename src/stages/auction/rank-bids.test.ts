@@ -8,7 +8,11 @@ const request = {
   id: 'r1',
   imp: [
     { id: '1', banner: { format: [{ w: 300, h: 250 }], battr: [1, 2] }, bidfloor: 0.5 },
-    { id: '2', banner: { w: 728, h: 90 }, pmp: { private_auction: 1, deals: [{ id: 'D1', bidfloor: 3, wseat: ['s-ok'] }] } },
+    {
+      id: '2',
+      banner: { w: 728, h: 90 },
+      pmp: { private_auction: 1, deals: [{ id: 'D1', bidfloor: 3, wseat: ['s-ok'] }] },
+    },
   ],
   badv: ['blocked.example'],
   bcat: ['IAB25'],
@@ -47,17 +51,29 @@ describe('rejectBid', () => {
   })
   it('uses the merged blocks from decoration when present', () => {
     const signals = { bcat: ['IAB7'], badv: ['pub-blocked.example'] } as unknown as RequestSignals
-    assert.equal(rejectBid(candidate({ adomain: ['pub-blocked.example'] }), request, 0, signals), 'blocked_adomain')
+    assert.equal(
+      rejectBid(candidate({ adomain: ['pub-blocked.example'] }), request, 0, signals),
+      'blocked_adomain',
+    )
     assert.equal(rejectBid(candidate({ cat: ['IAB7'] }), request, 0, signals), 'blocked_category')
   })
   it('drops a creative attribute in the imp battr', () =>
     assert.equal(rejectBid(candidate({ attr: [2] } as Partial<Bid>), request, 0, null), 'blocked_attribute'))
   it('drops a bid with neither adm nor nurl', () =>
-    assert.equal(rejectBid(candidate({ adm: undefined } as unknown as Partial<Bid>), request, 0, null), 'missing_fields'))
+    assert.equal(
+      rejectBid(candidate({ adm: undefined } as unknown as Partial<Bid>), request, 0, null),
+      'missing_fields',
+    ))
   it('requires a deal on a private auction, honours the deal floor and wseat', () => {
     assert.equal(rejectBid(candidate({ impid: '2', price: 5 }), request, 0, null), 'deal_required')
-    assert.equal(rejectBid(candidate({ impid: '2', price: 5, dealid: 'X' }), request, 0, null), 'unknown_deal')
-    assert.equal(rejectBid(candidate({ impid: '2', price: 2.5, dealid: 'D1' }), request, 0, null), 'below_floor')
+    assert.equal(
+      rejectBid(candidate({ impid: '2', price: 5, dealid: 'X' }), request, 0, null),
+      'unknown_deal',
+    )
+    assert.equal(
+      rejectBid(candidate({ impid: '2', price: 2.5, dealid: 'D1' }), request, 0, null),
+      'below_floor',
+    )
     assert.equal(rejectBid(candidate({ impid: '2', price: 3.5, dealid: 'D1' }), request, 0, null), null)
     assert.equal(
       rejectBid(candidate({ impid: '2', price: 3.5, dealid: 'D1' }, { seat: 'other' }), request, 0, null),
@@ -80,7 +96,10 @@ describe('pickWinner', () => {
     assert.equal(pickWinner(bids, { auctionType: 2, floor: 3, increment: 0.01 })?.price, 3.01)
   })
   it('second price: a single bid pays floor plus increment', () => {
-    assert.equal(pickWinner([candidate({ price: 2 })], { auctionType: 2, floor: 0.5, increment: 0.01 })?.price, 0.51)
+    assert.equal(
+      pickWinner([candidate({ price: 2 })], { auctionType: 2, floor: 0.5, increment: 0.01 })?.price,
+      0.51,
+    )
   })
   it('second price: never above the winning bid', () => {
     const close = [candidate({ price: 2 }), candidate({ price: 1.999 })]
@@ -90,5 +109,6 @@ describe('pickWinner', () => {
     const tie = [candidate({ id: 'first', price: 2 }), candidate({ id: 'second', price: 2 })]
     assert.equal(pickWinner(tie, { auctionType: 1, floor: 0, increment: 0.01 })?.candidate.bid.id, 'first')
   })
-  it('no candidates, no winner', () => assert.equal(pickWinner([], { auctionType: 1, floor: 0, increment: 0 }), null))
+  it('no candidates, no winner', () =>
+    assert.equal(pickWinner([], { auctionType: 1, floor: 0, increment: 0 }), null))
 })

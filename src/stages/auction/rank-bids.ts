@@ -43,7 +43,8 @@ export function rejectBid(
   const bcat = signals?.bcat ?? req.bcat
   if (bcat !== undefined && bcat.length > 0 && anyIn(bid.cat, bcat)) return 'blocked_category'
   const battr = (imp.banner?.battr ?? imp.video?.battr ?? imp.audio?.battr) as readonly number[] | undefined
-  if (battr !== undefined && battr.length > 0 && anyIn(bid.attr as number[] | undefined, battr)) return 'blocked_attribute'
+  if (battr !== undefined && battr.length > 0 && anyIn(bid.attr as number[] | undefined, battr))
+    return 'blocked_attribute'
   return null
 }
 
@@ -94,7 +95,8 @@ export function pickWinner(valid: readonly CandidateBid[], rules: PricingRules):
 }
 
 function clearingPrice(winning: number, second: number, rules: PricingRules): number {
-  if (rules.auctionType === 2) return roundCpm(Math.min(winning, Math.max(second, rules.floor) + rules.increment))
+  if (rules.auctionType === 2)
+    return roundCpm(Math.min(winning, Math.max(second, rules.floor) + rules.increment))
   if (rules.auctionType === 3) return roundCpm(Math.min(winning, rules.floor > 0 ? rules.floor : winning))
   return winning
 }

@@ -27,7 +27,10 @@ export function createBidStage(deps: BidStageDeps): Stage {
     name: 'bid',
     run(ctx) {
       addHouseBids(ctx, deps)
-      if (dsps.length === 0 || ctx.deadline.remainingMs() < settings.minDspBudgetMs + settings.networkBufferMs) {
+      if (
+        dsps.length === 0 ||
+        ctx.deadline.remainingMs() < settings.minDspBudgetMs + settings.networkBufferMs
+      ) {
         return undefined
       }
       const open = serialiseOutbound(ctx, identity, deps.nextId())

@@ -89,7 +89,9 @@ export class DspCall implements Dispatcher.DispatchHandler {
       try {
         raw = gunzipSync(raw, { maxOutputLength: this.dsp.config.maxResponseBytes })
       } catch (err) {
-        return this.#finish((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' ? 'too_large' : 'bad_response')
+        return this.#finish(
+          (err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' ? 'too_large' : 'bad_response',
+        )
       }
     }
     this.body = raw.toString('utf8')
@@ -116,7 +118,11 @@ export class DspCall implements Dispatcher.DispatchHandler {
 
 function classifyError(err: Error): DspFailureKind {
   const code = (err as { code?: string }).code
-  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
+  if (
+    code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    code === 'UND_ERR_BODY_TIMEOUT' ||
+    code === 'UND_ERR_CONNECT_TIMEOUT'
+  ) {
     return 'timeout'
   }
   return 'network'

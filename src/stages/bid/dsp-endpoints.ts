@@ -33,7 +33,14 @@ export function createDspEndpoints(
       bodyTimeout: config.timeoutMs,
       connectTimeout: Math.max(config.timeoutMs, 1_000),
     })
-    const headers = ['content-type', 'application/json', 'x-openrtb-version', '2.6', 'accept-encoding', 'gzip']
+    const headers = [
+      'content-type',
+      'application/json',
+      'x-openrtb-version',
+      '2.6',
+      'accept-encoding',
+      'gzip',
+    ]
     if (config.gzipRequest) headers.push('content-encoding', 'gzip')
     return { index, config, pool, path: url.pathname + url.search, headers, metrics: metricsFor(config.id) }
   })

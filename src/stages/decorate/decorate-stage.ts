@@ -6,9 +6,19 @@ import type { Stage, StageResult } from '../../pipeline/stage.js'
 /** What the store knows about this request (user, page, domain, publisher); null parts are unknown. */
 export interface StoreFacts {
   readonly userCategories: readonly string[] | null
-  readonly pageContext: { readonly categories: readonly string[]; readonly brandSafetyFlags: readonly string[] } | null
-  readonly domainContext: { readonly categories: readonly string[]; readonly brandSafetyFlags: readonly string[] } | null
-  readonly publisher: { readonly floorCpm: number | null; readonly bcat: readonly string[]; readonly badv: readonly string[] } | null
+  readonly pageContext: {
+    readonly categories: readonly string[]
+    readonly brandSafetyFlags: readonly string[]
+  } | null
+  readonly domainContext: {
+    readonly categories: readonly string[]
+    readonly brandSafetyFlags: readonly string[]
+  } | null
+  readonly publisher: {
+    readonly floorCpm: number | null
+    readonly bcat: readonly string[]
+    readonly badv: readonly string[]
+  } | null
   /** 'none' or 'partial' when the store could not be read in time. */
   readonly source: 'cache' | 'store' | 'partial' | 'none'
 }

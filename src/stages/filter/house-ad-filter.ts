@@ -34,7 +34,12 @@ export function adCheckInput(ctx: AuctionContext, signals: RequestSignals): AdCh
  * failing check ends it. When the user's or page's categories are known, only ads in those
  * categories serve (the "ads for this user" behaviour); with none known, untargeted ads serve.
  */
-export function isEligible(c: HouseCreative, floor: number, battr: readonly number[] | undefined, x: AdCheckInput): boolean {
+export function isEligible(
+  c: HouseCreative,
+  floor: number,
+  battr: readonly number[] | undefined,
+  x: AdCheckInput,
+): boolean {
   const ad = c.ad
   const t = ad.targeting
   if (c.priceCpm < floor) return false
@@ -42,11 +47,13 @@ export function isEligible(c: HouseCreative, floor: number, battr: readonly numb
   if (x.signals.bcat.length > 0 && x.signals.bcat.includes(ad.category)) return false
   if (t.brandSafe && x.signals.brandUnsafe) return false
   if (t.countries.length > 0 && (x.country === null || !t.countries.includes(x.country))) return false
-  if (t.deviceTypes.length > 0 && (x.deviceType === null || !t.deviceTypes.includes(x.deviceType))) return false
+  if (t.deviceTypes.length > 0 && (x.deviceType === null || !t.deviceTypes.includes(x.deviceType)))
+    return false
   if (x.domain !== null && t.blockedDomains.length > 0 && t.blockedDomains.includes(x.domain)) return false
   if (battr !== undefined && t.attributes.length > 0 && intersects(t.attributes, battr)) return false
   if (x.relevantCategories.length > 0) {
-    if (!x.relevantCategories.includes(ad.category) && !intersects(t.categories, x.relevantCategories)) return false
+    if (!x.relevantCategories.includes(ad.category) && !intersects(t.categories, x.relevantCategories))
+      return false
   } else if (t.categories.length > 0) {
     return false // a category-targeted ad needs a known category
   }

@@ -1,0 +1,182 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { AdRecord } from '../catalog/ad.js'
+import { adToJson, parseAdInput } from '../catalog/ad-input.js'
+import type { CatalogHolder } from '../catalog/house-catalog.js'
+import { BodyReader } from './read-body.js'
+import { errorBody, writeJson } from './responses.js'
+import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js'
+
+/** The store operations the admin API uses. */
+export interface AdminStore {
+  getAd(id: string): Promise<AdRecord | null>
+  putAd(ad: AdRecord): Promise<void>
+  deleteAd(id: string): Promise<boolean>
+  setUserPreferences(userId: string, categories: readonly string[]): Promise<void>
+  getUserPreferences(userId: string): Promise<readonly string[]>
+}
+
+export interface AdminDeps {
+  readonly token: string | null
+  readonly store: AdminStore
+  readonly catalog: CatalogHolder
+  /** Reload the catalog after a write, so this instance reads its own writes at once. */
+  readonly refreshCatalog: () => Promise<void>
+}
+
+const MAX_ADMIN_BODY_BYTES = 64 * 1024
+const USER_ID = /^[A-Za-z0-9_.:@-]{1,128}$/
+const CATEGORY = /^[A-Za-z0-9_-]{1,32}$/
+
+/**
+ * The admin API (DESIGN.md §3): house ads and user preferences, behind a bearer token compared in
+ * constant time. 401 without credentials, 403 with wrong ones (or when no token is configured).
+ */
+export function registerAdminRoutes(app: TemplatedApp, deps: AdminDeps): void {
+  const expected = deps.token === null ? null : digest(deps.token)
+  const guard = (handler: AdminHandler) => (res: HttpResponse, req: HttpRequest) => {
+    const denied = authorize(req.getHeader('authorization'), expected)
+    if (denied !== null)
+      return writeJson(
+        res,
+        denied,
+        errorBody(denied === 401 ? 'unauthorized' : 'forbidden', MESSAGES[denied]),
+      )
+    handler(res, req, deps)
+  }
+  app.post('/ads', guard(postAd))
+  app.post('/ads/user_preferences', guard(postUserPreferences))
+  app.get('/ads/user_preferences/:userId', guard(getUserAds))
+  app.get('/ads/:id', guard(getAd))
+  app.del('/ads/:id', guard(deleteAd))
+}
+
+type AdminHandler = (res: HttpResponse, req: HttpRequest, deps: AdminDeps) => void
+
+const MESSAGES = {
+  401: 'bearer token required',
+  403: 'wrong token, or the admin API is disabled (no ADMIN_TOKEN)',
+}
+
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token).digest()
+}
+
+function authorize(header: string, expected: Buffer | null): 401 | 403 | null {
+  const match = /^Bearer\s+(\S+)$/i.exec(header)
+  if (match === null) return 401
+  if (expected === null) return 403
+  // Digests have equal length, so timingSafeEqual compares without leaking the token's length.
+  return timingSafeEqual(digest(match[1]!), expected) ? null : 403
+}
+
+/** Runs an async admin action with abort handling; errors become clear JSON answers. */
+function respondAsync(res: HttpResponse, work: Promise<[number, unknown]>): void {
+  let isAborted = false
+  res.onAborted(() => {
+    isAborted = true
+  })
+  work
+    .catch((err: Error): [number, unknown] => [503, { error: 'store_unavailable', message: err.message }])
+    .then(([status, body]) => {
+      if (!isAborted) res.cork(() => writeJson(res, status, JSON.stringify(body)))
+    })
+}
+
+/** Reads a JSON body under the admin size limit, then runs `use` on it. */
+function withJsonBody(res: HttpResponse, use: (body: unknown) => Promise<[number, unknown]>): void {
+  let isAborted = false
+  res.onAborted(() => {
+    isAborted = true
+  })
+  const reader = new BodyReader(res, MAX_ADMIN_BODY_BYTES, false, (_r, text, failure) => {
+    if (failure !== null)
+      return writeJson(res, 413, errorBody('body_too_large', 'admin bodies are limited to 64 KiB'), true)
+    let body: unknown
+    try {
+      body = JSON.parse(text!)
+    } catch {
+      return writeJson(res, 400, errorBody('invalid_json', 'body is not valid JSON', 'body'))
+    }
+    use(body)
+      .catch((err: Error): [number, unknown] => [503, { error: 'store_unavailable', message: err.message }])
+      .then(([status, answer]) => {
+        if (!isAborted) res.cork(() => writeJson(res, status, JSON.stringify(answer)))
+      })
+  })
+  res.onData(reader.onData)
+}
+
+function postAd(res: HttpResponse, _req: HttpRequest, deps: AdminDeps): void {
+  withJsonBody(res, async (body) => {
+    const parsed = parseAdInput(body)
+    if ('problems' in parsed) return [400, { error: 'invalid_ad', problems: parsed.problems }]
+    const existed = (await deps.store.getAd(parsed.ad.id)) !== null
+    await deps.store.putAd(parsed.ad)
+    await deps.refreshCatalog()
+    return [existed ? 200 : 201, adToJson(parsed.ad)]
+  })
+}
+
+function getAd(res: HttpResponse, req: HttpRequest, deps: AdminDeps): void {
+  const id = req.getParameter(0) ?? ''
+  respondAsync(
+    res,
+    deps.store
+      .getAd(id)
+      .then((ad): [number, unknown] =>
+        ad === null ? [404, { error: 'not_found', id }] : [200, adToJson(ad)],
+      ),
+  )
+}
+
+function deleteAd(res: HttpResponse, req: HttpRequest, deps: AdminDeps): void {
+  const id = req.getParameter(0) ?? ''
+  respondAsync(
+    res,
+    deps.store.deleteAd(id).then(async (deleted): Promise<[number, unknown]> => {
+      if (!deleted) return [404, { error: 'not_found', id }]
+      await deps.refreshCatalog()
+      return [200, { deleted: id }]
+    }),
+  )
+}
+
+function postUserPreferences(res: HttpResponse, _req: HttpRequest, deps: AdminDeps): void {
+  withJsonBody(res, async (body) => {
+    const b = body as { userId?: unknown; categories?: unknown }
+    if (typeof b !== 'object' || b === null || typeof b.userId !== 'string' || !USER_ID.test(b.userId)) {
+      return [400, { error: 'invalid_request', field: 'userId', message: 'userId must be a string id' }]
+    }
+    const cats = b.categories
+    if (
+      !Array.isArray(cats) ||
+      cats.length > 100 ||
+      !cats.every((c) => typeof c === 'string' && CATEGORY.test(c))
+    ) {
+      return [
+        400,
+        {
+          error: 'invalid_request',
+          field: 'categories',
+          message: 'categories must be up to 100 ids like "IAB12"',
+        },
+      ]
+    }
+    await deps.store.setUserPreferences(b.userId, cats as string[])
+    return [200, { userId: b.userId, categories: cats }]
+  })
+}
+
+/** The ads matching the user's preferred categories (the seed's "ads for this user"). */
+function getUserAds(res: HttpResponse, req: HttpRequest, deps: AdminDeps): void {
+  const userId = req.getParameter(0) ?? ''
+  respondAsync(
+    res,
+    deps.store.getUserPreferences(userId).then((categories): [number, unknown] => {
+      const ads = [...deps.catalog.current.ads()]
+        .filter((ad) => categories.includes(ad.category))
+        .map(adToJson)
+      return [200, { userId, categories, ads }]
+    }),
+  )
+}

@@ -18,6 +18,8 @@ export interface AppOptions {
   readonly facts?: FactsSource | null
   /** Collect Node's default process metrics (off in tests that run many apps in one process). */
   readonly defaultMetrics?: boolean
+  /** Answers GET /metrics; a worker thread asks the main thread for the whole process's metrics. */
+  readonly scrapeMetrics?: () => Promise<string>
 }
 
 export interface RunningApp {
@@ -57,6 +59,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     isReady: () => catalog.isLoaded && !isDraining,
     isDraining: () => isDraining,
     shedder,
+    scrapeMetrics: options.scrapeMetrics ?? (() => metrics.scrape()),
   })
   const port = await server.listen(config.host, config.port)
 

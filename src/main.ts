@@ -1,35 +1,47 @@
-import { pino } from 'pino'
+import { collectDefaultMetrics, Registry } from 'prom-client'
 import { startApp } from './app.js'
-import { loadSeedFile, type Seed } from './catalog/seed.js'
+import type { Seed } from './catalog/seed.js'
 import type { Config, DspConfig } from './config/config.js'
 import { loadConfig } from './config/load-config.js'
-import { demoSeed } from './demo/demo-seed.js'
 import { DEMO_DSPS, type RunningDsp, startSimulatedDsp } from './demo/simulated-dsp.js'
 import { ExchangeError } from './errors.js'
+import { createLogger } from './logger.js'
+import { loadSeed } from './seed-source.js'
+import { runWorkers } from './workers/run-workers.js'
 
-/** Composition root: configuration → data → exchange; SIGTERM and SIGINT drain and exit 0. */
+/**
+ * Composition root: configuration → data → exchange, in this thread (WORKERS=1) or in N uWS
+ * worker threads sharing the port. SIGTERM and SIGINT drain and exit 0.
+ */
 async function main(): Promise<void> {
   const config = loadConfigOrExit()
-  const log = pino({ level: config.logLevel, base: { service: 'rtb-exchange' } })
-  const simulated = config.demo
-    ? await Promise.all(DEMO_DSPS.map((s) => startSimulatedDsp({ ...s, port: 0 })))
-    : []
-  const seed = config.demo ? demoSeed() : config.seed !== null ? loadSeedFile(config.seed) : null
-  const app = await startApp({
-    config,
-    log,
-    seed,
-    ...(config.demo ? { dsps: simulated.map(demoDspConfig) } : {}),
-  })
-  log.info({ port: app.port, ads: app.catalog.current.size, demo: config.demo }, 'exchange listening')
-  if (config.demo) printDemoHelp(app.port, seed, simulated)
+  const log = createLogger(config)
+  const simulated = config.demo ? await Promise.all(DEMO_DSPS.map((s) => startSimulatedDsp({ ...s, port: 0 }))) : []
+  const dsps = config.demo ? simulated.map(demoDspConfig) : config.dsps
+  const seed = loadSeed(config)
+
+  let port: number
+  let drain: () => Promise<void>
+  if (config.workers === 1) {
+    const app = await startApp({ config, log, seed, dsps })
+    port = app.port
+    drain = () => app.drain()
+  } else {
+    const processRegistry = new Registry()
+    collectDefaultMetrics({ register: processRegistry })
+    const pool = await runWorkers({ config, dsps, processRegistry, log })
+    port = pool.port
+    drain = () => pool.drain()
+  }
+  log.info({ port, workers: config.workers, ads: seed?.ads.length ?? 0, demo: config.demo }, 'exchange listening')
+  if (config.demo) printDemoHelp(port, seed, simulated)
 
   let isStopping = false
   const shutdown = async (signal: string): Promise<void> => {
     if (isStopping) return
     isStopping = true
-    log.info({ signal, inFlight: app.server.inFlight.count }, 'draining')
-    await app.drain()
+    log.info({ signal }, 'draining')
+    await drain()
     await Promise.all(simulated.map((d) => d.close()))
     log.info('stopped')
     process.exit(0)

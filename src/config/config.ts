@@ -18,7 +18,30 @@ export interface DspConfig {
   readonly gzipRequest: boolean
   /** Larger response bodies are that DSP's failure (`too_large`). */
   readonly maxResponseBytes: number
+  /*
+   * Optional below: `loadConfig` always fills them in; a config built in code may leave them out
+   * and gets the same defaults.
+   */
+  /** The DSP's dialect (default `openrtb26`; `openrtb25` mirrors 2.6 fields into their 2.5 `ext` places). */
+  readonly adapter?: DspAdapterName
+  /** Media types the DSP buys; empty = all. A request qualifies when one of its imps offers one. */
+  readonly mediaTypes?: readonly DspMediaType[]
+  /** Sizes the DSP buys as `WxH` (banner formats and sizes, video player sizes); empty = all. */
+  readonly formats?: readonly string[]
+  /** `device.geo.country` values (ISO 3166-1 alpha-3) the DSP buys; empty = all, unknown = none. */
+  readonly countries?: readonly string[]
+  /** Call the DSP only for requests that offer a deal (`imp.pmp.deals`). Default false. */
+  readonly dealsOnly?: boolean
+  /** Share of calls (0..1) sent although their value score is below the threshold. Default 0.02. */
+  readonly explorationRate?: number
+  /** Idle keep-alive time when the DSP sends no `keep-alive: timeout=N` hint. Default 4000. */
+  readonly keepAliveMs?: number
 }
+
+export const DSP_ADAPTER_NAMES = ['openrtb26', 'openrtb25'] as const
+export type DspAdapterName = (typeof DSP_ADAPTER_NAMES)[number]
+export const DSP_MEDIA_TYPES = ['banner', 'video', 'audio', 'native'] as const
+export type DspMediaType = (typeof DSP_MEDIA_TYPES)[number]
 
 export interface AuctionConfig {
   /** Used when the request has no tmax. */

@@ -1,7 +1,15 @@
 import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { ExchangeError } from '../errors.js'
-import type { AuctionConfig, Config, DspConfig } from './config.js'
+import {
+  type AuctionConfig,
+  type Config,
+  DSP_ADAPTER_NAMES,
+  DSP_MEDIA_TYPES,
+  type DspAdapterName,
+  type DspConfig,
+  type DspMediaType,
+} from './config.js'
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
 
@@ -163,7 +171,39 @@ function readDsp(r: Reader, value: unknown, at: string, auction: AuctionConfig):
       1024,
       64 * 1024 * 1024,
     ),
+    adapter: r.oneOf(d['adapter'], `${at}.adapter`, 'openrtb26', DSP_ADAPTERS) as DspAdapterName,
+    mediaTypes: readList(r, d['mediaTypes'], `${at}.mediaTypes`, MEDIA_TYPE_PATTERN) as DspMediaType[],
+    formats: readList(r, d['formats'], `${at}.formats`, /^[1-9]\d{0,4}x[1-9]\d{0,4}$/),
+    countries: readList(r, d['countries'], `${at}.countries`, /^[A-Z]{3}$/),
+    dealsOnly: r.bool(d['dealsOnly'], `${at}.dealsOnly`, false),
+    explorationRate: readShare(r, d['explorationRate'], `${at}.explorationRate`, 0.02),
+    keepAliveMs: r.int(d['keepAliveMs'], `${at}.keepAliveMs`, 4_000, 100, 600_000),
   }
+}
+
+const DSP_ADAPTERS: ReadonlySet<string> = new Set(DSP_ADAPTER_NAMES)
+const MEDIA_TYPE_PATTERN = new RegExp(`^(${DSP_MEDIA_TYPES.join('|')})$`)
+
+/** A DSP targeting list: absent = empty (no restriction); every entry must match `pattern`. */
+function readList(r: Reader, v: unknown, at: string, pattern: RegExp): string[] {
+  if (v === undefined) return []
+  if (!Array.isArray(v)) {
+    r.problems.push(`${at} must be an array`)
+    return []
+  }
+  const good = v.filter((x): x is string => typeof x === 'string' && pattern.test(x))
+  if (good.length < v.length) {
+    r.problems.push(`${at}: invalid entries ${JSON.stringify(v.filter((x) => !good.includes(x)))}`)
+  }
+  return good
+}
+
+/** A share from 0 to 1. */
+function readShare(r: Reader, v: unknown, at: string, fallback: number): number {
+  const n = r.num(v, at, fallback, 0)
+  if (n <= 1) return n
+  r.problems.push(`${at} must be from 0 to 1 (got ${JSON.stringify(v)})`)
+  return fallback
 }
 
 /** Reads typed values, records a problem (and returns the fallback) for each bad one. */

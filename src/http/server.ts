@@ -13,6 +13,8 @@ export interface HttpServerDeps {
   readonly isReady: () => boolean
   readonly isDraining: () => boolean
   readonly shedder: LoadShedder
+  /** The Prometheus text for GET /metrics. */
+  readonly scrapeMetrics: () => Promise<string>
   /** Extra routes (admin API, notices) registered by their owners. */
   readonly extraRoutes?: (app: TemplatedApp) => void
 }
@@ -41,7 +43,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
       ? writeJson(res, 200, '{"status":"ready"}')
       : writeJson(res, 503, '{"status":"not_ready"}'),
   )
-  app.get('/metrics', (res) => serveMetrics(res, deps.metrics))
+  app.get('/metrics', (res) => serveMetrics(res, deps.scrapeMetrics, deps.metrics.registry.contentType))
   deps.extraRoutes?.(app)
   for (const [path, allow] of KNOWN_ROUTES) app.any(path, (res) => methodNotAllowed(res, allow))
   app.any('/*', (res) => writeJson(res, 404, NOT_FOUND))
@@ -80,16 +82,16 @@ function methodNotAllowed(res: HttpResponse, allow: string): void {
   res.end(METHOD_NOT_ALLOWED)
 }
 
-function serveMetrics(res: HttpResponse, metrics: ExchangeMetrics): void {
+function serveMetrics(res: HttpResponse, scrape: () => Promise<string>, contentType: string): void {
   let isAborted = false
   res.onAborted(() => {
     isAborted = true
   })
-  metrics.scrape().then(
+  scrape().then(
     (text) => {
       if (isAborted) return
       res.cork(() => {
-        res.writeStatus('200 OK').writeHeader('content-type', metrics.registry.contentType).end(text)
+        res.writeStatus('200 OK').writeHeader('content-type', contentType).end(text)
       })
     },
     () => {

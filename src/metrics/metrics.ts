@@ -22,12 +22,34 @@ export type ShedReason = (typeof SHED_REASONS)[number]
 export type DspCallOutcome = 'bid' | 'no_bid' | DspFailureKind
 export const DSP_CALL_OUTCOMES: readonly DspCallOutcome[] = ['bid', 'no_bid', ...DSP_FAILURE_KINDS]
 
+/**
+ * Why a DSP was not called for an auction, in the order the shaper checks (cheapest first):
+ * static eligibility (media types, formats, countries, deals), deadline feasibility, circuit breaker,
+ * error throttling, value score, connections all busy, the DSP's QPS cap.
+ */
+export const DSP_SKIP_REASONS = [
+  'media_type',
+  'format',
+  'country',
+  'deals_only',
+  'deadline',
+  'breaker',
+  'error_throttle',
+  'low_value',
+  'in_flight',
+  'qps',
+] as const
+export type DspSkipReason = (typeof DSP_SKIP_REASONS)[number]
+
 /** A resolved counter or histogram child: labels bound once. */
 export interface CounterChild {
   inc(n?: number): void
 }
 export interface HistogramChild {
   observe(v: number): void
+}
+export interface GaugeChild {
+  set(v: number): void
 }
 
 /** Pre-resolved children for one DSP: the request path never parses label arguments. */
@@ -37,6 +59,21 @@ export interface DspMetrics {
   readonly bidsReceived: CounterChild
   readonly bidsRejected: CounterChild
   readonly won: CounterChild
+  /** Calls dispatched (the top of the funnel; each ends as one `calls` outcome). */
+  readonly sent: CounterChild
+  readonly skipped: Readonly<Record<DspSkipReason, CounterChild>>
+  /** Calls sent although the value score alone would have skipped them. */
+  readonly exploration: CounterChild
+  /** Shaping state, set once per control tick: 0 closed, 1 half-open, 2 open. */
+  readonly breakerState: GaugeChild
+  /** Share of eligible calls the error throttle lets through (1 = no throttling). */
+  readonly admitRatio: GaugeChild
+  /** The latency quantile the deadline check compares with the time left. */
+  readonly latencyEstimateSeconds: GaugeChild
+  /** Value score below which calls are thinned out (0 = no value filtering). */
+  readonly valueThreshold: GaugeChild
+  /** This instance's share of the DSP's QPS cap (0 = uncapped). */
+  readonly qpsLimit: GaugeChild
 }
 
 /**
@@ -115,7 +152,8 @@ export class ExchangeMetrics {
     this.shed = resolveAll(SHED_REASONS, (r) => shed.labels(r))
     this.eventLoopLagSeconds = new Gauge({
       name: 'rtb_event_loop_lag_seconds',
-      help: 'Event-loop lag as the load shedder sees it (timer drift over the last 10 ms tick).',
+      help: 'Event-loop lag as the load shedder sees it (timer drift over the last 10 ms tick; max over workers).',
+      aggregator: 'max',
       registers,
     })
   }
@@ -158,6 +196,7 @@ function createDspMetrics(dspIds: readonly string[], registers: Registry[]): Map
     labelNames: ['dsp'],
     registers,
   })
+  const shaping = createDspShapingMetrics(registers)
   const out = new Map<string, DspMetrics>()
   for (const id of dspIds) {
     out.set(id, {
@@ -166,9 +205,54 @@ function createDspMetrics(dspIds: readonly string[], registers: Registry[]): Map
       bidsReceived: received.labels(id),
       bidsRejected: rejected.labels(id),
       won: won.labels(id),
+      sent: shaping.sent.labels(id),
+      skipped: resolveAll(DSP_SKIP_REASONS, (r) => shaping.skipped.labels(id, r)),
+      exploration: shaping.exploration.labels(id),
+      breakerState: shaping.breakerState.labels(id),
+      admitRatio: shaping.admitRatio.labels(id),
+      latencyEstimateSeconds: shaping.latencyEstimate.labels(id),
+      valueThreshold: shaping.valueThreshold.labels(id),
+      qpsLimit: shaping.qpsLimit.labels(id),
     })
   }
   return out
+}
+
+/** The DSP funnel above the calls (sent, skipped by reason, exploration) and the shaper's state. */
+function createDspShapingMetrics(registers: Registry[]) {
+  const gauge = (name: string, help: string): Gauge =>
+    new Gauge({ name, help, labelNames: ['dsp'], registers })
+  return {
+    sent: new Counter({
+      name: 'rtb_dsp_sent_total',
+      help: 'DSP calls dispatched; each ends as one rtb_dsp_requests_total outcome.',
+      labelNames: ['dsp'],
+      registers,
+    }),
+    skipped: new Counter({
+      name: 'rtb_dsp_skipped_total',
+      help: 'DSP calls not made, by the traffic-shaping check that stopped them.',
+      labelNames: ['dsp', 'reason'],
+      registers,
+    }),
+    exploration: new Counter({
+      name: 'rtb_dsp_exploration_total',
+      help: 'DSP calls sent as exploration although their value score was below the threshold.',
+      labelNames: ['dsp'],
+      registers,
+    }),
+    breakerState: gauge('rtb_dsp_breaker_state', 'Circuit breaker per DSP: 0 closed, 1 half-open, 2 open.'),
+    admitRatio: gauge('rtb_dsp_admit_ratio', 'Share of eligible calls the error throttle lets through.'),
+    latencyEstimate: gauge(
+      'rtb_dsp_latency_estimate_seconds',
+      'Latency quantile per DSP that the deadline check compares with the time left.',
+    ),
+    valueThreshold: gauge(
+      'rtb_dsp_value_threshold',
+      'Value score (bid rate x CPM) below which calls are thinned.',
+    ),
+    qpsLimit: gauge('rtb_dsp_qps_limit', "This instance's share of the DSP's QPS cap; 0 = uncapped."),
+  }
 }
 
 function resolveAll<K extends string, V>(keys: readonly K[], make: (key: K) => V): Record<K, V> {

@@ -526,8 +526,7 @@ class LoadRun {
     }
     if (due >= this.endAt) return
     const waitMs = due - performance.now()
-    if (process.env['PACING'] === 'timer') setTimeout(this.#tick, Math.max(1, waitMs))
-    else if (waitMs > 2) setTimeout(this.#tick, waitMs - 1.5)
+    if (waitMs > 2) setTimeout(this.#tick, waitMs - 1.5)
     else setImmediate(this.#tick)
   }
 

@@ -1,4 +1,4 @@
-import { type AdRecord, EMPTY_TARGETING } from '../catalog/ad.js'
+import type { AdRecord } from '../catalog/ad.js'
 import { parseAdInput } from '../catalog/ad-input.js'
 import type { ContextData, PublisherSettings, Sentiment } from './store.js'
 
@@ -59,7 +59,7 @@ export function adToHash(ad: AdRecord): Record<string, string> {
  * would refuse is refused here too.
  */
 export function hashToAd(id: string, hash: Record<string, string>): { ad: AdRecord } | { problems: string[] } {
-  let targeting: unknown = EMPTY_TARGETING
+  let targeting: unknown // absent = no targeting (parseAdInput's default)
   const rawTargeting = hash['targeting']
   if (rawTargeting !== undefined && rawTargeting.trim() !== '') {
     try {
@@ -77,7 +77,7 @@ export function hashToAd(id: string, hash: Record<string, string>): { ad: AdReco
     imageURL: hash['imageURL'] ?? hash['imageUrl'],
     price: hash['price'],
     sizes: hash['sizes'],
-    adomain: nonEmpty(hash['adomain']) ?? '',
+    adomain: nonEmpty(hash['adomain']), // absent = no advertiser domain
     campaign: campaign === undefined || campaign === '' ? null : campaign,
     targeting,
   })

@@ -7,7 +7,8 @@ export class TokenBucket {
   #ratePerMs = 0
   #capacity = 1
   #tokens = 1
-  #refilledAt = Number.NEGATIVE_INFINITY
+  /** NaN until the first call: a new bucket starts full and is not refilled for time before it. */
+  #refilledAt = Number.NaN
 
   /** `burstMs`: how much of a second's traffic may go out at once after an idle spell. */
   constructor(
@@ -15,6 +16,7 @@ export class TokenBucket {
     readonly burstMs: number,
   ) {
     this.setRate(qps)
+    this.#tokens = this.#capacity
   }
 
   /** Calls per second this bucket lets through. */
@@ -31,8 +33,7 @@ export class TokenBucket {
   tryTake(nowMs: number): boolean {
     const elapsedMs = nowMs - this.#refilledAt
     this.#refilledAt = nowMs
-    // The first call finds a full bucket (elapsed is Infinity).
-    const tokens = Math.min(this.#capacity, this.#tokens + elapsedMs * this.#ratePerMs)
+    const tokens = elapsedMs > 0 ? Math.min(this.#capacity, this.#tokens + elapsedMs * this.#ratePerMs) : this.#tokens
     if (tokens < 1) {
       this.#tokens = tokens
       return false

@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict'
-import { readdirSync, readFileSync } from 'node:fs'
-import { join, relative } from 'node:path'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, it, type TestContext } from 'node:test'
-import { skipUnlessShared } from '../../testing/shared-fixtures.js'
+import {
+  DIFFERENCES_FROM_PBS as DIFFERENCES,
+  type IndexRow,
+  listJson,
+  readIndex,
+  skipUnlessShared,
+} from '../../testing/shared-fixtures.js'
 import { type ParseResult, parseBidRequest } from './validate-request.js'
 
 /*
@@ -10,33 +16,6 @@ import { type ParseResult, parseBidRequest } from './validate-request.js'
  * samples give the expected HTTP status (400 -> ok:false, 200 -> ok:true); the IAB examples must
  * all pass. Where we decide differently, the row is listed below with the reason.
  */
-
-interface IndexRow {
-  /** Path relative to fixtures/prebid-server, e.g. `invalid-whole/null.json`. */
-  readonly path: string
-  readonly tag: string
-  readonly http: number
-}
-
-interface Difference {
-  readonly ok: boolean
-  readonly reason: string
-}
-
-/** Fixtures whose outcome or reason differs from Prebid Server's. */
-const DIFFERENCES: Readonly<Record<string, Difference>> = {
-  'invalid-whole/no-site-or-app-or-dooh.json': {
-    ok: true,
-    reason:
-      'OpenRTB 2.5/2.6 make site/app/dooh recommended, not required, and the issue asks only that they ' +
-      'exclude each other; PBS answers 400 only because it invents an empty site and then fails its own site check',
-  },
-  'invalid-whole/site-empty.json': {
-    ok: true,
-    reason:
-      'site.id and site.page are recommended by OpenRTB; requiring one is a PBS policy (tag "PBS strict")',
-  },
-}
 
 /**
  * The field named for each fixture that is rejected: proof that it is rejected for the reason it
@@ -209,29 +188,4 @@ function assertRejectedAt(result: ParseResult, field: string | undefined): void 
 
 function assertOk(result: ParseResult): void {
   assert.equal(result.ok, true, result.ok ? '' : `${result.problem.field}: ${result.problem.message}`)
-}
-
-/** The fixture rows of INDEX.md: `## folder/ (N files)` headings, then `| \`file\` | what | tag | HTTP | … |` rows. */
-function readIndex(path: string): IndexRow[] {
-  const rows: IndexRow[] = []
-  let folder = ''
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    const heading = /^## (\S+\/) \(\d+ files\)/.exec(line)
-    if (heading !== null) folder = heading[1]!
-    if (!line.startsWith('| `')) continue
-    const cells = line.split('|').map((cell) => cell.trim())
-    rows.push({ path: folder + cells[1]!.replaceAll('`', ''), tag: cells[3]!, http: Number(cells[4]) })
-  }
-  return rows
-}
-
-/** JSON files under `dir`, recursively, as paths relative to `base`. */
-function listJson(dir: string, base: string): string[] {
-  const found: string[] = []
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name)
-    if (entry.isDirectory()) found.push(...listJson(path, base))
-    else if (entry.name.endsWith('.json')) found.push(relative(base, path))
-  }
-  return found
 }

@@ -1,0 +1,459 @@
+import type { AdDaypart, AdMediaType, AdRecord, AdSize, AdTargeting } from './ad.js'
+import { orInto, setBit, wordsFor } from './bitset.js'
+import type { HouseCreative } from './house-catalog.js'
+import { compilePolicies, type CompiledPolicies } from './policy-index.js'
+import type { PolicyRule } from './policy-rule.js'
+
+/** Daypart offset column value meaning "the user's timezone" (geo.utcoffset). */
+export const USER_TIMEZONE = 0x7fffffff
+/** Words of the 168-bit hour-of-week mask kept per ad. */
+export const DAYPART_WORDS = 6
+
+/** Ads that leave a dimension open, and per value the ads that ask for it. */
+export interface AllowDimension {
+  readonly any: Uint32Array
+  readonly postings: ReadonlyMap<string, Uint32Array>
+}
+
+/** Creatives of one format: ordinals [start, end), best-paying first. */
+export interface FormatRange {
+  readonly start: number
+  readonly end: number
+}
+
+/** An ad as the filters read it: every list present, OS lower-cased, policy limits folded in. */
+export interface AdFacts {
+  readonly record: AdRecord
+  readonly ordinal: number
+  readonly priceCpm: number
+  readonly mediaType: AdMediaType
+  readonly isActive: boolean
+  readonly countries: readonly string[]
+  readonly regions: readonly string[]
+  readonly deviceTypes: readonly number[]
+  readonly os: readonly string[]
+  readonly domains: readonly string[]
+  readonly blockedDomains: readonly string[]
+  readonly publishers: readonly string[]
+  readonly blockedPublishers: readonly string[]
+  readonly pageCategories: readonly string[]
+  readonly userCategories: readonly string[]
+  /** The ad's category plus targeting.categories: what "relevant to this user or page" matches. */
+  readonly relevanceCategories: readonly string[]
+  readonly attributes: readonly number[]
+  readonly flightStartMs: number
+  readonly flightEndMs: number
+  readonly daypart: AdDaypart | null
+  readonly keyValues: readonly (readonly [string, readonly string[]])[]
+}
+
+/**
+ * Key-value constraints in CSR form: ad `a` has constraints [adStart[a], adStart[a+1]); constraint
+ * `c` wants key `conKey[c]` to carry one of values[conValStart[c] .. conValStart[c+1]).
+ * Keys and values are interned to small integers when the catalog is built.
+ */
+export interface KeyValueIndex {
+  readonly keys: readonly string[]
+  readonly valueIds: ReadonlyMap<string, number>
+  readonly adStart: Int32Array
+  readonly conKey: Int32Array
+  readonly conValStart: Int32Array
+  readonly values: Int32Array
+}
+
+/**
+ * The catalog compiled for selection, built when the catalog changes and never mutated after.
+ *
+ * Creatives (one per ad and format) get ordinals grouped by format, each group sorted best-paying
+ * first, so a format's candidates are one contiguous run of bits and a floor is a cut-off in it.
+ * Every targetable dimension is a set of bitsets over those ordinals (inverted index), and the
+ * per-ad facts the bitsets cannot hold (time, key-values, viewability) are typed-array columns.
+ */
+export interface CatalogIndex {
+  readonly creativeCount: number
+  readonly wordCount: number
+  readonly creatives: readonly HouseCreative[]
+  /** Ordinal → ad ordinal (ads are ranked by price, then id). */
+  readonly creativeAd: Int32Array
+  readonly creativePriceCpm: Float64Array
+  /** Ordinal → index into AD_MEDIA_TYPES, w, h of the creative. */
+  readonly creativeMedia: Uint8Array
+  readonly creativeW: Int32Array
+  readonly creativeH: Int32Array
+  readonly ads: readonly AdFacts[]
+  readonly formats: ReadonlyMap<number, FormatRange>
+  /** Every ordinal, ads in rank order: the walk a scan without indexes takes. */
+  readonly byRank: Int32Array
+
+  readonly country: AllowDimension
+  readonly region: AllowDimension
+  readonly os: AllowDimension
+  readonly domain: AllowDimension
+  readonly publisher: AllowDimension
+  readonly pageCategory: AllowDimension
+  readonly userCategory: AllowDimension
+  /** Device types are small integers: postings by number. */
+  readonly deviceTypeAny: Uint32Array
+  readonly deviceType: ReadonlyMap<number, Uint32Array>
+  /** Ads whose category or targeting.categories is the key. */
+  readonly relevance: ReadonlyMap<string, Uint32Array>
+  /** Ads with no targeting.categories: what serves when no category is known. */
+  readonly relevanceUntargeted: Uint32Array
+  readonly blockedDomain: ReadonlyMap<string, Uint32Array>
+  readonly blockedPublisher: ReadonlyMap<string, Uint32Array>
+  readonly advertiser: ReadonlyMap<string, Uint32Array>
+  readonly category: ReadonlyMap<string, Uint32Array>
+  readonly attribute: ReadonlyMap<number, Uint32Array>
+  /** null when no ad is brand-safe / every ad is active: the filter has nothing to do. */
+  readonly brandSafe: Uint32Array | null
+  readonly inactive: Uint32Array | null
+
+  readonly hasFlights: boolean
+  readonly flightStartMs: Float64Array
+  readonly flightEndMs: Float64Array
+  readonly hasDayparts: boolean
+  /** Per ad, DAYPART_WORDS words of hour-of-week bits (0 = Sunday 00:00); offset in minutes or USER_TIMEZONE. */
+  readonly daypartMask: Uint32Array
+  readonly daypartOffsetMinutes: Int32Array
+  readonly hasDaypart: Uint8Array
+  readonly keyValues: KeyValueIndex
+  readonly policies: CompiledPolicies
+}
+
+export type CreativeFactory = (ad: AdRecord, w: number, h: number) => HouseCreative
+
+/** Format key: media type, width, height in one exact number (w, h < 100000). */
+export function formatKey(media: number, w: number, h: number): number {
+  return (media * 100_000 + w) * 100_000 + h
+}
+
+export function mediaIndex(media: AdMediaType): number {
+  return media === 'video' ? 1 : 0
+}
+
+/** How many ads or creatives to handle between yields of a sliced build. */
+const BUILD_BATCH = 256
+
+/**
+ * Builds the index in steps: a generator that yields between batches, so the caller decides whether
+ * to run it to completion at once (startup) or in slices between auctions (a live catalog change).
+ */
+export function* buildCatalogIndex(
+  input: readonly AdRecord[],
+  policies: readonly PolicyRule[],
+  createCreative: CreativeFactory,
+): Generator<void, CatalogIndex> {
+  const ranked = rankAds(input)
+  yield
+  const ads: AdFacts[] = new Array(ranked.length)
+  for (let a = 0; a < ranked.length; a++) {
+    ads[a] = adFacts(ranked[a]!, a)
+    if (a % BUILD_BATCH === BUILD_BATCH - 1) yield
+  }
+  const layout = yield* layoutCreatives(ads, createCreative)
+  const { creativeCount, adOrds } = layout
+  const wordCount = wordsFor(creativeCount)
+  const b = new BitsetBuilder(wordCount, adOrds)
+  const dims = yield* buildDimensions(ads, b)
+  const columns = buildColumns(ads)
+  yield
+  const policyIndex = yield* compilePolicies(policies, ads, {
+    wordCount,
+    advertiser: dims.advertiser,
+    category: dims.category,
+    attribute: dims.attribute,
+    adOrds,
+  })
+  return {
+    creativeCount,
+    wordCount,
+    creatives: layout.creatives,
+    creativeAd: layout.creativeAd,
+    creativePriceCpm: layout.creativePriceCpm,
+    creativeMedia: layout.creativeMedia,
+    creativeW: layout.creativeW,
+    creativeH: layout.creativeH,
+    ads,
+    formats: layout.formats,
+    byRank: layout.byRank,
+    ...dims,
+    ...columns,
+    policies: policyIndex,
+  }
+}
+
+/** One ad per id (the last wins, as in a map), ranked best-paying first, then by id. */
+function rankAds(input: readonly AdRecord[]): AdRecord[] {
+  const byId = new Map<string, AdRecord>()
+  for (const ad of input) byId.set(ad.id, ad)
+  return [...byId.values()].sort((a, b) => b.cpmMicros - a.cpmMicros || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+}
+
+const NO_STRINGS: readonly string[] = Object.freeze([])
+const NO_NUMBERS: readonly number[] = Object.freeze([])
+
+function adFacts(ad: AdRecord, ordinal: number): AdFacts {
+  const t: AdTargeting = ad.targeting
+  const relevance = t.categories.includes(ad.category) ? t.categories : [ad.category, ...t.categories]
+  return {
+    record: ad,
+    ordinal,
+    priceCpm: ad.cpmMicros / 1e6,
+    mediaType: ad.mediaType ?? 'banner',
+    isActive: (ad.status ?? 'active') === 'active',
+    countries: t.countries,
+    regions: t.regions ?? NO_STRINGS,
+    deviceTypes: t.deviceTypes,
+    os: (t.os ?? NO_STRINGS).map((o) => o.toLowerCase()),
+    domains: t.domains ?? NO_STRINGS,
+    blockedDomains: t.blockedDomains,
+    publishers: t.publishers ?? NO_STRINGS,
+    blockedPublishers: t.blockedPublishers ?? NO_STRINGS,
+    pageCategories: t.pageCategories ?? NO_STRINGS,
+    userCategories: t.userCategories ?? NO_STRINGS,
+    relevanceCategories: relevance,
+    attributes: t.attributes ?? NO_NUMBERS,
+    flightStartMs: ad.flight?.startMs ?? Number.NEGATIVE_INFINITY,
+    flightEndMs: ad.flight?.endMs ?? Number.POSITIVE_INFINITY,
+    daypart: t.daypart ?? null,
+    keyValues: Object.entries(t.keyValues ?? {}).filter(([, values]) => values.length > 0),
+  }
+}
+
+interface CreativeLayout {
+  readonly creativeCount: number
+  readonly creatives: HouseCreative[]
+  readonly creativeAd: Int32Array
+  readonly creativePriceCpm: Float64Array
+  readonly creativeMedia: Uint8Array
+  readonly creativeW: Int32Array
+  readonly creativeH: Int32Array
+  readonly formats: Map<number, FormatRange>
+  readonly byRank: Int32Array
+  /** Per ad, its creative ordinals (ascending). */
+  readonly adOrds: readonly Int32Array[]
+}
+
+/** Groups creatives by format (ads already in rank order inside each group) and numbers them. */
+function* layoutCreatives(ads: readonly AdFacts[], createCreative: CreativeFactory): Generator<void, CreativeLayout> {
+  const groups = new Map<number, { media: number; size: AdSize; ads: number[] }>()
+  for (const ad of ads) {
+    const media = mediaIndex(ad.mediaType)
+    for (const size of ad.record.sizes) {
+      const key = formatKey(media, size.w, size.h)
+      let group = groups.get(key)
+      if (group === undefined) groups.set(key, (group = { media, size, ads: [] }))
+      if (group.ads.at(-1) !== ad.ordinal) group.ads.push(ad.ordinal) // the same size listed twice
+    }
+  }
+  let creativeCount = 0
+  for (const g of groups.values()) creativeCount += g.ads.length
+  const creatives: HouseCreative[] = new Array(creativeCount)
+  const creativeAd = new Int32Array(creativeCount)
+  const creativePriceCpm = new Float64Array(creativeCount)
+  const creativeMedia = new Uint8Array(creativeCount)
+  const creativeW = new Int32Array(creativeCount)
+  const creativeH = new Int32Array(creativeCount)
+  const formats = new Map<number, FormatRange>()
+  const perAd: number[][] = ads.map(() => [])
+  let ord = 0
+  for (const [key, g] of groups) {
+    const start = ord
+    for (const a of g.ads) {
+      const ad = ads[a]!
+      creatives[ord] = createCreative(ad.record, g.size.w, g.size.h)
+      creativeAd[ord] = a
+      creativePriceCpm[ord] = ad.priceCpm
+      creativeMedia[ord] = g.media
+      creativeW[ord] = g.size.w
+      creativeH[ord] = g.size.h
+      perAd[a]!.push(ord)
+      if (++ord % BUILD_BATCH === 0) yield
+    }
+    formats.set(key, { start, end: ord })
+  }
+  const adOrds = perAd.map((list) => Int32Array.from(list))
+  const byRank = new Int32Array(creativeCount)
+  let r = 0
+  for (const list of adOrds) for (const o of list) byRank[r++] = o
+  return { creativeCount, creatives, creativeAd, creativePriceCpm, creativeMedia, creativeW, creativeH, formats, byRank, adOrds }
+}
+
+/** Sets an ad's creative bits in bitsets created on first use. */
+class BitsetBuilder {
+  constructor(
+    readonly wordCount: number,
+    readonly adOrds: readonly Int32Array[],
+  ) {}
+
+  create(): Uint32Array {
+    return new Uint32Array(this.wordCount)
+  }
+
+  mark(words: Uint32Array, ad: number): void {
+    const ords = this.adOrds[ad]!
+    for (let i = 0; i < ords.length; i++) setBit(words, ords[i]!)
+  }
+
+  markIn<K>(postings: Map<K, Uint32Array>, key: K, ad: number): void {
+    let words = postings.get(key)
+    if (words === undefined) postings.set(key, (words = this.create()))
+    this.mark(words, ad)
+  }
+
+  allow(dim: { any: Uint32Array; postings: Map<string, Uint32Array> }, values: readonly string[], ad: number): void {
+    if (values.length === 0) this.mark(dim.any, ad)
+    else for (const v of values) this.markIn(dim.postings, v, ad)
+  }
+}
+
+function* buildDimensions(ads: readonly AdFacts[], b: BitsetBuilder) {
+  const allowDim = () => ({ any: b.create(), postings: new Map<string, Uint32Array>() })
+  const country = allowDim()
+  const region = allowDim()
+  const os = allowDim()
+  const domain = allowDim()
+  const publisher = allowDim()
+  const pageCategory = allowDim()
+  const userCategory = allowDim()
+  const deviceTypeAny = b.create()
+  const deviceType = new Map<number, Uint32Array>()
+  const relevance = new Map<string, Uint32Array>()
+  const relevanceUntargeted = b.create()
+  const blockedDomain = new Map<string, Uint32Array>()
+  const blockedPublisher = new Map<string, Uint32Array>()
+  const advertiser = new Map<string, Uint32Array>()
+  const category = new Map<string, Uint32Array>()
+  const attribute = new Map<number, Uint32Array>()
+  let brandSafe: Uint32Array | null = null
+  let inactive: Uint32Array | null = null
+  for (const ad of ads) {
+    const a = ad.ordinal
+    b.allow(country, ad.countries, a)
+    b.allow(region, ad.regions, a)
+    b.allow(os, ad.os, a)
+    b.allow(domain, ad.domains, a)
+    b.allow(publisher, ad.publishers, a)
+    b.allow(pageCategory, ad.pageCategories, a)
+    b.allow(userCategory, ad.userCategories, a)
+    if (ad.deviceTypes.length === 0) b.mark(deviceTypeAny, a)
+    for (const d of ad.deviceTypes) b.markIn(deviceType, d, a)
+    for (const c of ad.relevanceCategories) b.markIn(relevance, c, a)
+    if (ad.record.targeting.categories.length === 0) b.mark(relevanceUntargeted, a)
+    for (const d of ad.blockedDomains) b.markIn(blockedDomain, d, a)
+    for (const p of ad.blockedPublishers) b.markIn(blockedPublisher, p, a)
+    b.markIn(advertiser, ad.record.advertiserDomain, a)
+    b.markIn(category, ad.record.category, a)
+    for (const attr of ad.attributes) b.markIn(attribute, attr, a)
+    if (ad.record.targeting.brandSafe) b.mark((brandSafe ??= b.create()), a)
+    if (!ad.isActive) b.mark((inactive ??= b.create()), a)
+    if (a % BUILD_BATCH === BUILD_BATCH - 1) yield
+  }
+  return {
+    country,
+    region,
+    os,
+    domain,
+    publisher,
+    pageCategory,
+    userCategory,
+    deviceTypeAny,
+    deviceType,
+    relevance,
+    relevanceUntargeted,
+    blockedDomain,
+    blockedPublisher,
+    advertiser,
+    category,
+    attribute,
+    brandSafe,
+    inactive,
+  }
+}
+
+function buildColumns(ads: readonly AdFacts[]) {
+  const n = ads.length
+  const flightStartMs = new Float64Array(n)
+  const flightEndMs = new Float64Array(n)
+  const daypartMask = new Uint32Array(n * DAYPART_WORDS)
+  const daypartOffsetMinutes = new Int32Array(n)
+  const hasDaypart = new Uint8Array(n)
+  let hasFlights = false
+  let hasDayparts = false
+  for (const ad of ads) {
+    const a = ad.ordinal
+    flightStartMs[a] = ad.flightStartMs
+    flightEndMs[a] = ad.flightEndMs
+    if (Number.isFinite(ad.flightStartMs) || Number.isFinite(ad.flightEndMs)) hasFlights = true
+    const d = ad.daypart
+    if (d === null) continue
+    hasDayparts = true
+    hasDaypart[a] = 1
+    daypartOffsetMinutes[a] = d.utcOffsetMinutes === 'user' ? USER_TIMEZONE : d.utcOffsetMinutes
+    writeDaypartMask(d, daypartMask, a * DAYPART_WORDS)
+  }
+  return {
+    hasFlights,
+    flightStartMs,
+    flightEndMs,
+    hasDayparts,
+    daypartMask,
+    daypartOffsetMinutes,
+    hasDaypart,
+    keyValues: buildKeyValues(ads),
+  }
+}
+
+function writeDaypartMask(d: AdDaypart, mask: Uint32Array, at: number): void {
+  for (let day = 0; day < 7; day++) {
+    if (d.days.length > 0 && !d.days.includes(day)) continue
+    for (let hour = 0; hour < 24; hour++) {
+      if (d.hours.length > 0 && !d.hours.includes(hour)) continue
+      const bit = day * 24 + hour
+      mask[at + (bit >>> 5)]! |= 1 << (bit & 31)
+    }
+  }
+}
+
+function buildKeyValues(ads: readonly AdFacts[]): KeyValueIndex {
+  const keyIds = new Map<string, number>()
+  const valueIds = new Map<string, number>()
+  const adStart = new Int32Array(ads.length + 1)
+  const conKey: number[] = []
+  const conValStart: number[] = [0]
+  const values: number[] = []
+  for (const ad of ads) {
+    adStart[ad.ordinal] = conKey.length
+    for (const [key, allowed] of ad.keyValues) {
+      let k = keyIds.get(key)
+      if (k === undefined) keyIds.set(key, (k = keyIds.size))
+      conKey.push(k)
+      for (const v of allowed) {
+        let id = valueIds.get(v)
+        if (id === undefined) valueIds.set(v, (id = valueIds.size))
+        values.push(id)
+      }
+      conValStart.push(values.length)
+    }
+  }
+  adStart[ads.length] = conKey.length
+  return {
+    keys: [...keyIds.keys()],
+    valueIds,
+    adStart,
+    conKey: Int32Array.from(conKey),
+    conValStart: Int32Array.from(conValStart),
+    values: Int32Array.from(values),
+  }
+}
+
+/** OR of the postings of `keys` (missing keys add nothing); null when none is present. */
+export function unionOf<K>(postings: ReadonlyMap<K, Uint32Array>, keys: Iterable<K>, wordCount: number): Uint32Array | null {
+  let out: Uint32Array | null = null
+  for (const k of keys) {
+    const words = postings.get(k)
+    if (words === undefined) continue
+    orInto((out ??= new Uint32Array(wordCount)), words)
+  }
+  return out
+}

@@ -1,6 +1,6 @@
-import { parseArgs } from 'node:util'
-import uWS from 'uWebSockets.js'
 import type { HttpResponse } from 'uWebSockets.js'
+import uWS from 'uWebSockets.js'
+import { parseArgs } from 'node:util'
 
 /**
  * The reference servers the exchange is measured against, one per process:
@@ -104,7 +104,10 @@ function main(): void {
   if (!String(uWS.App).includes('[native code]')) throw new Error('uWebSockets.js native binary not loaded')
   const app = uWS.App()
   app.post('/openrtb2/auction', (res) => onAuction(res, mode))
-  app.get('/healthz', (res) => void res.writeHeader('content-type', 'application/json').end('{"status":"ok"}'))
+  app.get(
+    '/healthz',
+    (res) => void res.writeHeader('content-type', 'application/json').end('{"status":"ok"}'),
+  )
   app.any('/*', (res) => void res.writeStatus('404 Not Found').end())
   app.listen(values.host, Number(values.port), (socket) => {
     if (socket === false) {

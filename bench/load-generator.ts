@@ -31,6 +31,13 @@ export interface LoadOptions {
   /** Default application/json. */
   readonly contentType?: string
   readonly headers?: Readonly<Record<string, string>>
+  /**
+   * Seconds of the same load run first and discarded (default 0): a cold generator, still in
+   * V8's interpreter, falls behind an open-loop schedule and would charge its own lateness to the server.
+   */
+  readonly warmupS?: number
+  /** Called when the measured window starts (after the warm-up and the connections). */
+  readonly onMeasuring?: () => void
 }
 
 export interface LatencySummary {
@@ -70,6 +77,8 @@ export interface LoadResult {
   readonly incomplete: number
   /** CPU the generator itself spent per answer, µs: it shares the machine with the server. */
   readonly generatorCpuUsPerResponse: number
+  /** Answers during the warm-up, not counted anywhere else. */
+  readonly warmupResponses: number
 }
 
 /**
@@ -85,7 +94,7 @@ export class LatencyHistogram {
   maxUs = 0
 
   record(us: number): void {
-    const v = us < 0 ? 0 : us
+    const v = Math.max(us, 0)
     this.count++
     this.sumUs += v
     if (v < this.minUs) this.minUs = v
@@ -173,7 +182,7 @@ const CRLF = Buffer.from('\r\n')
 const CRLFCRLF = Buffer.from('\r\n\r\n')
 const MAX_HEAD_BYTES = 64 * 1024
 
-const enum ParseState {
+enum ParseState {
   Head,
   Body,
   ChunkSize,
@@ -237,13 +246,14 @@ class Connection {
   readonly onClose = (): void => {
     if (this.run.isFinished) return
     // A response framed by the connection's end completes now; any other request in flight is lost.
+    const wasConnected = this.isConnected
     if (this.isBusy && this.state === ParseState.UntilClose) this.#complete()
-    else if (this.isBusy || !this.isConnected) this.run.errors++
+    else if (this.isBusy || !wasConnected) this.run.errors++
     this.isBusy = false
     this.isConnected = false
     this.#resetParser()
     this.socket = null
-    this.run.onConnectionLost(this)
+    this.run.onConnectionLost(this, wasConnected)
   }
 
   readonly onData = (chunk: Buffer): void => {
@@ -345,9 +355,15 @@ class Connection {
         if (isHeader(buf, line, colon, 'content-length')) {
           this.contentLength = Number.parseInt(buf.toString('latin1', colon + 1, eol).trim(), 10)
         } else if (isHeader(buf, line, colon, 'transfer-encoding')) {
-          this.isChunked = buf.toString('latin1', colon + 1, eol).toLowerCase().includes('chunked')
+          this.isChunked = buf
+            .toString('latin1', colon + 1, eol)
+            .toLowerCase()
+            .includes('chunked')
         } else if (isHeader(buf, line, colon, 'connection')) {
-          this.closeAfter = buf.toString('latin1', colon + 1, eol).toLowerCase().includes('close')
+          this.closeAfter = buf
+            .toString('latin1', colon + 1, eol)
+            .toLowerCase()
+            .includes('close')
         }
       }
       line = eol + 2
@@ -419,7 +435,7 @@ class LoadRun {
   }
 
   /** Opens every connection, then runs; resolves when the duration and the drain are over. */
-  async start(): Promise<LoadResult> {
+  async start(): Promise<Omit<LoadResult, 'warmupResponses'>> {
     await new Promise<void>((resolve, reject) => {
       this.#onStarted = resolve
       this.#onStartFailed = reject
@@ -429,6 +445,7 @@ class LoadRun {
         conn.open()
       }
     })
+    this.options.onMeasuring?.()
     const cpuBefore = process.cpuUsage()
     await new Promise<void>((resolve) => {
       this.#onDone = resolve
@@ -452,15 +469,14 @@ class LoadRun {
     this.#next(conn)
   }
 
-  onConnectionLost(conn: Connection): void {
+  /** A server that closed a connection gets a new one at once; one that refused it, after a pause. */
+  onConnectionLost(conn: Connection, wasConnected: boolean): void {
     const i = this.idle.indexOf(conn)
     if (i >= 0) this.idle.splice(i, 1)
     if (this.#onStartFailed !== null) return this.#failStart()
     if (this.isFinished) return
-    // Reconnect after a pause, so a refusing server does not turn this into a busy loop.
-    setTimeout(() => {
-      if (!this.isFinished) conn.open()
-    }, 20).unref()
+    if (wasConnected) conn.open()
+    else setTimeout(() => this.isFinished || conn.open(), 20).unref()
     this.#checkDone()
   }
 
@@ -503,11 +519,13 @@ class LoadRun {
   #begin(): void {
     this.startAt = performance.now()
     this.endAt = this.startAt + this.options.durationS * 1000
-    setTimeout(() => this.#stop(), this.options.durationS * 1000)
     if (this.options.mode === 'closed') {
+      setTimeout(() => this.#stop(), this.options.durationS * 1000)
       for (const conn of this.idle.splice(0)) conn.send(performance.now())
       return
     }
+    // Open loop: the scheduler itself stops once the whole timeline is dispatched, so a late
+    // timer cannot cut off the last scheduled requests.
     this.#intervalMs = 1000 / this.options.rate!
     this.#tick()
   }
@@ -517,14 +535,13 @@ class LoadRun {
    * within 2 ms of the next send it polls with setImmediate (I/O is still served between polls).
    */
   readonly #tick = (): void => {
-    if (this.isStopping) return
     const now = performance.now()
     let due = this.startAt + this.#scheduled * this.#intervalMs
     while (due <= now && due < this.endAt) {
       this.#dispatch(due, now)
       due = this.startAt + ++this.#scheduled * this.#intervalMs
     }
-    if (due >= this.endAt) return
+    if (due >= this.endAt) return this.#stop()
     const waitMs = due - performance.now()
     if (waitMs > 2) setTimeout(this.#tick, waitMs - 1.5)
     else setImmediate(this.#tick)
@@ -562,7 +579,7 @@ class LoadRun {
     this.#onDone?.()
   }
 
-  #result(generatorCpuUsPerResponse: number): LoadResult {
+  #result(generatorCpuUsPerResponse: number): Omit<LoadResult, 'warmupResponses'> {
     const windowS = (this.endAt - this.startAt) / 1000
     return {
       mode: this.options.mode,
@@ -574,7 +591,9 @@ class LoadRun {
       throughput: Math.round(this.inWindow / windowS),
       latency: this.latency.summary(),
       sendLag: this.options.mode === 'open' ? this.sendLag.summary() : null,
-      status: Object.fromEntries([...this.status].sort((a, b) => a[0] - b[0]).map(([k, v]) => [String(k), v])),
+      status: Object.fromEntries(
+        [...this.status].sort((a, b) => a[0] - b[0]).map(([k, v]) => [String(k), v]),
+      ),
       errors: this.errors,
       unsent: this.queue.size,
       incomplete: this.incomplete,
@@ -596,11 +615,17 @@ function buildRequest(url: URL, options: LoadOptions): Buffer {
 }
 
 /** Runs one bounded load against a loopback URL. */
-export function runLoad(options: LoadOptions): Promise<LoadResult> {
+export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   if (!(options.connections >= 1) || !(options.durationS > 0)) {
-    return Promise.reject(new Error('load generator: need connections ≥ 1 and duration > 0'))
+    throw new Error('load generator: need connections ≥ 1 and duration > 0')
   }
-  return new LoadRun(options).start()
+  const warmupS = options.warmupS ?? 0
+  let warmupResponses = 0
+  if (warmupS > 0) {
+    const { onMeasuring: _, ...rest } = options
+    warmupResponses = (await new LoadRun({ ...rest, durationS: warmupS, drainMs: 200 }).start()).responses
+  }
+  return { ...(await new LoadRun(options).start()), warmupResponses }
 }
 
 /** A short human summary of a result. */
@@ -617,8 +642,11 @@ export function formatResult(r: LoadResult): string {
   return lines.join('\n')
 }
 
+/** Printed (with --json) when the measured window starts, before the result line. */
+export const MEASURING_LINE = '# measuring'
+
 const USAGE = `usage: node dist/bench/load-generator.js --url http://127.0.0.1:PORT/openrtb2/auction --body FILE
-  [--mode closed|open] [--connections 64] [--duration 10] [--rate R (open)] [--drain-ms 2000]
+  [--mode closed|open] [--connections 64] [--duration 10] [--rate R (open)] [--warmup 0] [--drain-ms 2000]
   [--header 'name: value']... [--content-type application/json] [--json]`
 
 async function cli(): Promise<void> {
@@ -631,14 +659,17 @@ async function cli(): Promise<void> {
       duration: { type: 'string', default: '10' },
       rate: { type: 'string' },
       'drain-ms': { type: 'string', default: '2000' },
+      warmup: { type: 'string', default: '0' },
       header: { type: 'string', multiple: true, default: [] },
       'content-type': { type: 'string' },
       json: { type: 'boolean', default: false },
     },
     strict: true,
   })
-  if (values.url === undefined || values.body === undefined) throw new Error(`--url and --body are required\n${USAGE}`)
-  if (values.mode !== 'closed' && values.mode !== 'open') throw new Error(`--mode must be closed or open\n${USAGE}`)
+  if (values.url === undefined || values.body === undefined)
+    throw new Error(`--url and --body are required\n${USAGE}`)
+  if (values.mode !== 'closed' && values.mode !== 'open')
+    throw new Error(`--mode must be closed or open\n${USAGE}`)
   const headers: Record<string, string> = {}
   for (const h of values.header) {
     const colon = h.indexOf(':')
@@ -652,7 +683,10 @@ async function cli(): Promise<void> {
     connections: Number(values.connections),
     durationS: Number(values.duration),
     drainMs: Number(values['drain-ms']),
+    warmupS: Number(values.warmup),
     headers,
+    // With --json a parent process is reading: tell it when the measured window starts.
+    ...(values.json ? { onMeasuring: () => console.log(MEASURING_LINE) } : {}),
     ...(values.rate === undefined ? {} : { rate: Number(values.rate) }),
     ...(values['content-type'] === undefined ? {} : { contentType: values['content-type'] }),
   })

@@ -81,7 +81,11 @@ export function readCoreSamples(): CoreSample[] {
 }
 
 /** Busy share (0..1) of one core between two /proc/stat readings. */
-export function coreBusyShare(before: readonly CoreSample[], after: readonly CoreSample[], core: number): number {
+export function coreBusyShare(
+  before: readonly CoreSample[],
+  after: readonly CoreSample[],
+  core: number,
+): number {
   const b = before[core]
   const a = after[core]
   if (a === undefined || b === undefined || a.totalTicks === b.totalTicks) return Number.NaN

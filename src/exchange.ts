@@ -58,6 +58,7 @@ export function createExchange(deps: ExchangeDeps): Exchange {
       houseSeat: auction.houseSeat,
       nextId,
       onHouseBid: () => metrics.houseBids.inc(),
+      workers: config.workers,
     }),
     createAuctionStage({
       priceIncrement: auction.priceIncrement,

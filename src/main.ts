@@ -16,7 +16,9 @@ import { runWorkers } from './workers/run-workers.js'
 async function main(): Promise<void> {
   const config = loadConfigOrExit()
   const log = createLogger(config)
-  const simulated = config.demo ? await Promise.all(DEMO_DSPS.map((s) => startSimulatedDsp({ ...s, port: 0 }))) : []
+  const simulated = config.demo
+    ? await Promise.all(DEMO_DSPS.map((s) => startSimulatedDsp({ ...s, port: 0 })))
+    : []
   const dsps = config.demo ? simulated.map(demoDspConfig) : config.dsps
   const seed = loadSeed(config)
 
@@ -33,7 +35,10 @@ async function main(): Promise<void> {
     port = pool.port
     drain = () => pool.drain()
   }
-  log.info({ port, workers: config.workers, ads: seed?.ads.length ?? 0, demo: config.demo }, 'exchange listening')
+  log.info(
+    { port, workers: config.workers, ads: seed?.ads.length ?? 0, demo: config.demo },
+    'exchange listening',
+  )
   if (config.demo) printDemoHelp(port, seed, simulated)
 
   let isStopping = false

@@ -9,7 +9,11 @@ export const USER_TIMEZONE = 0x7fffffff
 /** Words of the 168-bit hour-of-week mask kept per ad. */
 export const DAYPART_WORDS = 6
 
-/** Ads that leave a dimension open, and per value the ads that ask for it. */
+/**
+ * One targetable dimension. `any`: the ads that leave it open. `postings`: per value, the ads that
+ * serve where the request has that value (those that list it, plus `any`), so a request's check is
+ * one bitset, not two.
+ */
 export interface AllowDimension {
   readonly any: Uint32Array
   readonly postings: ReadonlyMap<string, Uint32Array>
@@ -92,7 +96,7 @@ export interface CatalogIndex {
   readonly publisher: AllowDimension
   readonly pageCategory: AllowDimension
   readonly userCategory: AllowDimension
-  /** Device types are small integers: postings by number. */
+  /** Device types are small integers: postings by number (with the open ads folded in, as above). */
   readonly deviceTypeAny: Uint32Array
   readonly deviceType: ReadonlyMap<number, Uint32Array>
   /** Ads whose category or targeting.categories is the key. */
@@ -349,6 +353,8 @@ function* buildDimensions(ads: readonly AdFacts[], b: BitsetBuilder) {
     if (!ad.isActive) b.mark((inactive ??= b.create()), a)
     if (a % BUILD_BATCH === BUILD_BATCH - 1) yield
   }
+  for (const dim of [country, region, os, domain, publisher, pageCategory, userCategory]) foldOpen(dim.postings, dim.any)
+  foldOpen(deviceType, deviceTypeAny)
   return {
     country,
     region,
@@ -369,6 +375,11 @@ function* buildDimensions(ads: readonly AdFacts[], b: BitsetBuilder) {
     brandSafe,
     inactive,
   }
+}
+
+/** Ads open on a dimension serve whatever the value: fold them into every value's postings. */
+function foldOpen<K>(postings: Map<K, Uint32Array>, any: Uint32Array): void {
+  for (const words of postings.values()) orInto(words, any)
 }
 
 function buildColumns(ads: readonly AdFacts[]) {
@@ -445,15 +456,4 @@ function buildKeyValues(ads: readonly AdFacts[]): KeyValueIndex {
     conValStart: Int32Array.from(conValStart),
     values: Int32Array.from(values),
   }
-}
-
-/** OR of the postings of `keys` (missing keys add nothing); null when none is present. */
-export function unionOf<K>(postings: ReadonlyMap<K, Uint32Array>, keys: Iterable<K>, wordCount: number): Uint32Array | null {
-  let out: Uint32Array | null = null
-  for (const k of keys) {
-    const words = postings.get(k)
-    if (words === undefined) continue
-    orInto((out ??= new Uint32Array(wordCount)), words)
-  }
-  return out
 }

@@ -18,10 +18,7 @@ export interface DspConfig {
   readonly gzipRequest: boolean
   /** Larger response bodies are that DSP's failure (`too_large`). */
   readonly maxResponseBytes: number
-  /*
-   * Optional below: `loadConfig` always fills them in; a config built in code may leave them out
-   * and gets the same defaults.
-   */
+  /* Optional below: absent means the default given, applied where the field is used. */
   /** The DSP's dialect (default `openrtb26`; `openrtb25` mirrors 2.6 fields into their 2.5 `ext` places). */
   readonly adapter?: DspAdapterName
   /** Media types the DSP buys; empty = all. A request qualifies when one of its imps offers one. */

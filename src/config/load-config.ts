@@ -171,22 +171,44 @@ function readDsp(r: Reader, value: unknown, at: string, auction: AuctionConfig):
       1024,
       64 * 1024 * 1024,
     ),
-    adapter: r.oneOf(d['adapter'], `${at}.adapter`, 'openrtb26', DSP_ADAPTERS) as DspAdapterName,
-    mediaTypes: readList(r, d['mediaTypes'], `${at}.mediaTypes`, MEDIA_TYPE_PATTERN) as DspMediaType[],
-    formats: readList(r, d['formats'], `${at}.formats`, /^[1-9]\d{0,4}x[1-9]\d{0,4}$/),
-    countries: readList(r, d['countries'], `${at}.countries`, /^[A-Z]{3}$/),
-    dealsOnly: r.bool(d['dealsOnly'], `${at}.dealsOnly`, false),
-    explorationRate: readShare(r, d['explorationRate'], `${at}.explorationRate`, 0.02),
-    keepAliveMs: r.int(d['keepAliveMs'], `${at}.keepAliveMs`, 4_000, 100, 600_000),
+    ...readDspShaping(r, d, at),
   }
+}
+
+/**
+ * The optional DSP fields (adapter, targeting, exploration, keep-alive): only those present are
+ * set, so a config without them reads exactly as before; their defaults apply where they are used.
+ */
+function readDspShaping(r: Reader, d: Raw, at: string): Partial<DspConfig> {
+  const out: {
+    -readonly [K in keyof DspConfig]?: DspConfig[K]
+  } = {}
+  if (d['adapter'] !== undefined) {
+    out.adapter = r.oneOf(d['adapter'], `${at}.adapter`, 'openrtb26', DSP_ADAPTERS) as DspAdapterName
+  }
+  if (d['mediaTypes'] !== undefined) {
+    out.mediaTypes = readList(r, d['mediaTypes'], `${at}.mediaTypes`, MEDIA_TYPE_PATTERN) as DspMediaType[]
+  }
+  if (d['formats'] !== undefined) {
+    out.formats = readList(r, d['formats'], `${at}.formats`, /^[1-9]\d{0,4}x[1-9]\d{0,4}$/)
+  }
+  if (d['countries'] !== undefined)
+    out.countries = readList(r, d['countries'], `${at}.countries`, /^[A-Z]{3}$/)
+  if (d['dealsOnly'] !== undefined) out.dealsOnly = r.bool(d['dealsOnly'], `${at}.dealsOnly`, false)
+  if (d['explorationRate'] !== undefined) {
+    out.explorationRate = readShare(r, d['explorationRate'], `${at}.explorationRate`, 0.02)
+  }
+  if (d['keepAliveMs'] !== undefined) {
+    out.keepAliveMs = r.int(d['keepAliveMs'], `${at}.keepAliveMs`, 4_000, 100, 600_000)
+  }
+  return out
 }
 
 const DSP_ADAPTERS: ReadonlySet<string> = new Set(DSP_ADAPTER_NAMES)
 const MEDIA_TYPE_PATTERN = new RegExp(`^(${DSP_MEDIA_TYPES.join('|')})$`)
 
-/** A DSP targeting list: absent = empty (no restriction); every entry must match `pattern`. */
+/** A DSP targeting list (empty = no restriction); every entry must match `pattern`. */
 function readList(r: Reader, v: unknown, at: string, pattern: RegExp): string[] {
-  if (v === undefined) return []
   if (!Array.isArray(v)) {
     r.problems.push(`${at} must be an array`)
     return []

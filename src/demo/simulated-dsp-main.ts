@@ -13,7 +13,8 @@ const USAGE = `usage: node dist/src/demo/simulated-dsp-main.js [options]
   --seat NAME              seat id on bids (default: the id)
   --adomain DOMAIN         advertiser domain on bids (default <id>.example)
   --seed N                 PRNG seed for repeatable runs (default: random)
-  --notice-base-url URL    base of nurl/burl as the exchange reaches this DSP (default http://host:port)
+  --notice-base-url URL    base of nurl/burl as the exchange reaches this DSP, single DSP only
+                           (default http://host:port)
   --count N                start N DSPs with these settings, ids <id>-1..N, seeds seed+i (default 1)
   --demo                   start the three demo DSPs instead (fast, medium, slow)
   --specs-json JSON        start DSPs from a JSON array of SimulatedDspSpec objects instead
@@ -77,7 +78,9 @@ function specsFrom(values: Values): SimulatedDspSpec[] {
       ...(values.seat === undefined ? {} : { seat: values.seat }),
       ...(values.adomain === undefined ? {} : { adomain: values.adomain }),
       ...(seed === undefined ? {} : { seed: seed + i }),
-      ...(values['notice-base-url'] === undefined || count > 1 ? {} : { noticeBaseUrl: values['notice-base-url'] }),
+      ...(values['notice-base-url'] === undefined || count > 1
+        ? {}
+        : { noticeBaseUrl: values['notice-base-url'] }),
     })
   }
   return specs

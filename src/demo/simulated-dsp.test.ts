@@ -15,16 +15,25 @@ interface Answer {
 function send(url: string, method: string, body: string | Buffer = '', headers: Record<string, string> = {}) {
   return new Promise<Answer>((resolve, reject) => {
     const startedAt = performance.now()
-    const req = request(url, { method, agent: false, headers: { connection: 'close', ...headers } }, (res) => {
-      let text = ''
-      res.setEncoding('utf8')
-      res.on('data', (c: string) => {
-        text += c
-      })
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, text, headers: res.headers, ms: performance.now() - startedAt }),
-      )
-    })
+    const req = request(
+      url,
+      { method, agent: false, headers: { connection: 'close', ...headers } },
+      (res) => {
+        let text = ''
+        res.setEncoding('utf8')
+        res.on('data', (c: string) => {
+          text += c
+        })
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            text,
+            headers: res.headers,
+            ms: performance.now() - startedAt,
+          }),
+        )
+      },
+    )
     req.on('error', reject)
     req.end(body)
   })
@@ -51,7 +60,15 @@ async function dsp(overrides: Partial<SimulatedDspSpec> = {}): Promise<RunningDs
 const bidRequest = (imps: unknown[], extra: Record<string, unknown> = {}) =>
   JSON.stringify({ id: 'auction-1', imp: imps, site: { domain: 'news.example' }, tmax: 100, ...extra })
 
-const banner = (id: string, w = 300, h = 250) => ({ id, banner: { format: [{ w, h }, { w: 1, h: 1 }] } })
+const banner = (id: string, w = 300, h = 250) => ({
+  id,
+  banner: {
+    format: [
+      { w, h },
+      { w: 1, h: 1 },
+    ],
+  },
+})
 
 interface BidJson {
   id: string
@@ -75,7 +92,9 @@ interface ResponseJson {
 describe('simulated DSP', () => {
   it('bids on every imp with bidRate 1: an OpenRTB 2.6 BidResponse with macros in adm and notice URLs', async () => {
     const d = await dsp({ seat: 'seat-9' })
-    const res = await send(d.url, 'POST', bidRequest([banner('1', 728, 90)]), { 'content-type': 'application/json' })
+    const res = await send(d.url, 'POST', bidRequest([banner('1', 728, 90)]), {
+      'content-type': 'application/json',
+    })
     assert.equal(res.status, 200)
     assert.equal(res.headers['content-type'], 'application/json')
     assert.equal(res.headers['x-openrtb-version'], '2.6')
@@ -92,7 +111,10 @@ describe('simulated DSP', () => {
     assert.ok(bid.adid && bid.crid && bid.id)
     assert.match(bid.adm, /\$\{AUCTION_PRICE\}/)
     assert.equal(bid.nurl, `http://127.0.0.1:${d.port}/win?price=\${AUCTION_PRICE}&imp=\${AUCTION_IMP_ID}`)
-    assert.equal(bid.burl, `http://127.0.0.1:${d.port}/billing?price=\${AUCTION_PRICE}&imp=\${AUCTION_IMP_ID}`)
+    assert.equal(
+      bid.burl,
+      `http://127.0.0.1:${d.port}/billing?price=\${AUCTION_PRICE}&imp=\${AUCTION_IMP_ID}`,
+    )
     assert.deepEqual([d.stats.requests, d.stats.bids], [1, 1])
   })
 
@@ -129,7 +151,12 @@ describe('simulated DSP', () => {
 
   it('bids per imp on multiple imps, with each imp size, and skips native-only imps', async () => {
     const d = await dsp()
-    const imps = [banner('a', 300, 250), banner('b', 160, 600), { id: 'v', video: { w: 640, h: 360 } }, { id: 'n', native: {} }]
+    const imps = [
+      banner('a', 300, 250),
+      banner('b', 160, 600),
+      { id: 'v', video: { w: 640, h: 360 } },
+      { id: 'n', native: {} },
+    ]
     const res = await send(d.url, 'POST', bidRequest(imps))
     const bids = (JSON.parse(res.text) as ResponseJson).seatbid[0]?.bid ?? []
     assert.deepEqual(
@@ -180,7 +207,9 @@ describe('simulated DSP', () => {
 
   it('takes bodies that arrive in several chunks', async () => {
     const d = await dsp()
-    const body = bidRequest([banner('1')], { site: { domain: 'news.example', keywords: 'x'.repeat(200_000) } })
+    const body = bidRequest([banner('1')], {
+      site: { domain: 'news.example', keywords: 'x'.repeat(200_000) },
+    })
     const res = await send(d.url, 'POST', body)
     assert.equal(res.status, 200)
   })

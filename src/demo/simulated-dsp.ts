@@ -1,6 +1,6 @@
-import { gunzipSync } from 'node:zlib'
-import uWS from 'uWebSockets.js'
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js'
+import uWS from 'uWebSockets.js'
+import { gunzipSync } from 'node:zlib'
 
 /** One simulated OpenRTB 2.6 bidder: how fast it answers, how often and how much it bids. */
 export interface SimulatedDspSpec {
@@ -109,10 +109,12 @@ export function startSimulatedDsp(spec: SimulatedDspSpec): Promise<RunningDsp> {
 function checkSpec(spec: SimulatedDspSpec): void {
   const problems: string[] = []
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(spec.id)) problems.push('id must be 1-64 of [A-Za-z0-9_.-]')
-  if (!Number.isInteger(spec.port) || spec.port < 0 || spec.port > 65535) problems.push('port must be 0..65535')
+  if (!Number.isInteger(spec.port) || spec.port < 0 || spec.port > 65535)
+    problems.push('port must be 0..65535')
   if (!(spec.latencyMs.median >= 0) || !(spec.latencyMs.sigma >= 0)) problems.push('latency must be ≥ 0')
   if (!(spec.bidRate >= 0 && spec.bidRate <= 1)) problems.push('bidRate must be within 0..1')
-  if (!(spec.priceCpm.min > 0 && spec.priceCpm.max >= spec.priceCpm.min)) problems.push('need 0 < price min ≤ max')
+  if (!(spec.priceCpm.min > 0 && spec.priceCpm.max >= spec.priceCpm.min))
+    problems.push('need 0 < price min ≤ max')
   if (problems.length > 0) throw new Error(`simulated DSP "${spec.id}": ${problems.join('; ')}`)
 }
 
@@ -167,7 +169,10 @@ class SimulatedDsp {
     const host = this.spec.host ?? '127.0.0.1'
     return new Promise((resolve, reject) => {
       this.#app.listen(host, this.spec.port, (socket) => {
-        if (socket === false) return reject(new Error(`simulated DSP "${this.spec.id}" cannot listen on ${host}:${this.spec.port}`))
+        if (socket === false)
+          return reject(
+            new Error(`simulated DSP "${this.spec.id}" cannot listen on ${host}:${this.spec.port}`),
+          )
         this.#listenSocket = socket
         const port = uWS.us_socket_local_port(socket as never)
         const reachable = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host
@@ -271,11 +276,14 @@ class PendingBid {
     this.chunks = null
     let request: unknown
     try {
-      request = JSON.parse((this.isGzip ? gunzipSync(raw, { maxOutputLength: MAX_BODY_BYTES }) : raw).toString('utf8'))
+      request = JSON.parse(
+        (this.isGzip ? gunzipSync(raw, { maxOutputLength: MAX_BODY_BYTES }) : raw).toString('utf8'),
+      )
     } catch {
       return this.#reject(STATUS_400, 'malformed body')
     }
-    if (!isBidRequest(request)) return this.#reject(STATUS_400, 'not an OpenRTB BidRequest (id and imp[] required)')
+    if (!isBidRequest(request))
+      return this.#reject(STATUS_400, 'not an OpenRTB BidRequest (id and imp[] required)')
     this.body = buildAnswer(this.dsp, request)
     if (this.body === '') {
       this.status = STATUS_204
@@ -342,7 +350,11 @@ function answerWhenDue(p: PendingBid): void {
 
 interface RequestImp {
   readonly id: string
-  readonly banner?: { readonly w?: number; readonly h?: number; readonly format?: readonly { w?: number; h?: number }[] }
+  readonly banner?: {
+    readonly w?: number
+    readonly h?: number
+    readonly format?: readonly { w?: number; h?: number }[]
+  }
   readonly video?: { readonly w?: number; readonly h?: number }
 }
 
@@ -357,7 +369,8 @@ function isBidRequest(v: unknown): v is MinimalBidRequest {
   const r = v as { id?: unknown; imp?: unknown }
   if (typeof r.id !== 'string' || !Array.isArray(r.imp) || r.imp.length === 0) return false
   for (const imp of r.imp as unknown[]) {
-    if (typeof imp !== 'object' || imp === null || typeof (imp as { id?: unknown }).id !== 'string') return false
+    if (typeof imp !== 'object' || imp === null || typeof (imp as { id?: unknown }).id !== 'string')
+      return false
   }
   return true
 }

@@ -1,6 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import { DSP_FAILURE_KINDS, type DspFailureKind } from '../errors.js'
 import { NO_BID_REASON_LABEL, type NoBidReason } from '../openrtb/types.js'
+import { FILTER_NAMES, type FilterName } from '../stages/filter/filter-names.js'
 
 /** Sub-millisecond resolution where the exchange lives, up to the 100 ms cap and past it. */
 const LATENCY_BUCKETS_SECONDS = [
@@ -94,6 +95,11 @@ export class ExchangeMetrics {
   readonly houseWins: Counter
   readonly shed: Readonly<Record<ShedReason, CounterChild>>
   readonly eventLoopLagSeconds: Gauge
+  readonly workers: Gauge
+  /** Ad candidates each filter dropped first; request filters count the auctions they ended. */
+  readonly filterRejections: Readonly<Record<FilterName, CounterChild>>
+  /** Budgets, leases, reservations, pacing and notices (src/pacing): see createPacingMetrics. */
+  readonly pacing: PacingMetrics
 
   constructor(dspIds: readonly string[], options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry]
@@ -120,7 +126,7 @@ export class ExchangeMetrics {
     })
     const noBidChildren = new Map<NoBidReason, CounterChild>()
     for (const [code, label] of Object.entries(NO_BID_REASON_LABEL)) {
-      noBidChildren.set(Number(code) as NoBidReason, noBids.labels(label))
+      noBidChildren.set(Number(code) as NoBidReason, preload(noBids.labels(label)))
     }
     this.noBids = noBidChildren
     const stages = new Histogram({
@@ -150,12 +156,26 @@ export class ExchangeMetrics {
       registers,
     })
     this.shed = resolveAll(SHED_REASONS, (r) => shed.labels(r))
+    this.workers = new Gauge({
+      name: 'rtb_workers',
+      help: 'uWS worker threads serving auctions in this process (each sets 1; summed over workers).',
+      registers,
+    })
+    this.workers.set(1)
     this.eventLoopLagSeconds = new Gauge({
       name: 'rtb_event_loop_lag_seconds',
       help: 'Event-loop lag as the load shedder sees it (timer drift over the last 10 ms tick; max over workers).',
       aggregator: 'max',
       registers,
     })
+    const filterRejections = new Counter({
+      name: 'rtb_filter_rejections_total',
+      help: 'Ad candidates dropped by each filter (the first to reject them), and auctions ended by each request filter.',
+      labelNames: ['filter'],
+      registers,
+    })
+    this.filterRejections = resolveAll(FILTER_NAMES, (f) => filterRejections.labels(f))
+    this.pacing = createPacingMetrics(registers)
   }
 
   /** Prometheus text exposition of everything above. */
@@ -202,12 +222,12 @@ function createDspMetrics(dspIds: readonly string[], registers: Registry[]): Map
     out.set(id, {
       latencySeconds: latency.labels(id),
       calls: resolveAll(DSP_CALL_OUTCOMES, (o) => calls.labels(id, o)),
-      bidsReceived: received.labels(id),
-      bidsRejected: rejected.labels(id),
-      won: won.labels(id),
-      sent: shaping.sent.labels(id),
+      bidsReceived: preload(received.labels(id)),
+      bidsRejected: preload(rejected.labels(id)),
+      won: preload(won.labels(id)),
+      sent: preload(shaping.sent.labels(id)),
       skipped: resolveAll(DSP_SKIP_REASONS, (r) => shaping.skipped.labels(id, r)),
-      exploration: shaping.exploration.labels(id),
+      exploration: preload(shaping.exploration.labels(id)),
       breakerState: shaping.breakerState.labels(id),
       admitRatio: shaping.admitRatio.labels(id),
       latencyEstimateSeconds: shaping.latencyEstimate.labels(id),
@@ -249,7 +269,7 @@ function createDspShapingMetrics(registers: Registry[]) {
     ),
     valueThreshold: gauge(
       'rtb_dsp_value_threshold',
-      'Value score (bid rate x CPM) below which calls are thinned.',
+      "Value score (bid rate x CPM, 1 = the DSP's average call) below which calls are thinned; 0 = off.",
     ),
     qpsLimit: gauge('rtb_dsp_qps_limit', "This instance's share of the DSP's QPS cap; 0 = uncapped."),
   }
@@ -257,6 +277,146 @@ function createDspShapingMetrics(registers: Registry[]) {
 
 function resolveAll<K extends string, V>(keys: readonly K[], make: (key: K) => V): Record<K, V> {
   const out = {} as Record<K, V>
-  for (const key of keys) out[key] = make(key)
+  for (const key of keys) out[key] = preload(make(key))
   return out
+}
+
+/**
+ * A counter child exists in the output only once incremented: inc(0) preloads its zero series so
+ * rate() and absent() work from the first scrape. Gauges (they have dec) and histograms are left as they are.
+ */
+function preload<V>(child: V): V {
+  const c = child as { inc?: (n: number) => void; dec?: unknown }
+  if (typeof c.inc === 'function' && c.dec === undefined) c.inc(0)
+  return child
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pacing: leases, reservations, campaigns, notices. No campaign id labels: per-campaign state is
+// on GET /campaigns/:id.
+
+/** How a lease request (LEASE script) ended: all asked for, some, none, or the store failed. */
+export const LEASE_RESULTS = ['granted', 'partial', 'empty', 'error'] as const
+export type LeaseResult = (typeof LEASE_RESULTS)[number]
+
+/** What happened to reserved impressions: taken in an auction, given back, billed, expired unbilled. */
+export const RESERVATION_OUTCOMES = ['reserved', 'released', 'committed', 'expired'] as const
+export type ReservationOutcome = (typeof RESERVATION_OUTCOMES)[number]
+
+/** Why the pace stage dropped a house creative, in the order it checks. */
+export const PACING_SKIP_REASONS = [
+  'unknown_campaign',
+  'inactive',
+  'fcap_unavailable',
+  'fcap',
+  'paced',
+  'no_budget',
+] as const
+export type PacingSkipReason = (typeof PACING_SKIP_REASONS)[number]
+
+/** A budgeted campaign's state on this instance (a gauge per state, set every refill tick). */
+export const CAMPAIGN_STATES = ['serving', 'paced', 'last_mile', 'exhausted', 'inactive'] as const
+export type CampaignState = (typeof CAMPAIGN_STATES)[number]
+
+export const NOTICE_KINDS = ['billing', 'win', 'loss'] as const
+export type NoticeKind = (typeof NOTICE_KINDS)[number]
+/** counted (first time), duplicate, forged (bad signature), expired, invalid (no token), store_error (503). */
+export const NOTICE_RESULTS = ['counted', 'duplicate', 'forged', 'expired', 'invalid', 'store_error'] as const
+export type NoticeResult = (typeof NOTICE_RESULTS)[number]
+
+/** Store operations of the lease manager and the notice handlers, for the error counter. */
+export const PACING_STORE_OPS = [
+  'heartbeat',
+  'sync',
+  'lease',
+  'return',
+  'commit',
+  'resolve',
+  'reap',
+  'frequency',
+  'notice',
+] as const
+export type PacingStoreOp = (typeof PACING_STORE_OPS)[number]
+
+export interface PacingMetrics {
+  readonly leaseRequests: Readonly<Record<LeaseResult, CounterChild>>
+  readonly leaseGrantedMicros: CounterChild
+  readonly leaseReturnedMicros: CounterChild
+  /** Leases of dead instances given back to their campaigns by the reaper (micros). */
+  readonly leaseReapedMicros: CounterChild
+  readonly reservations: Readonly<Record<ReservationOutcome, CounterChild>>
+  readonly committedMicros: CounterChild
+  readonly skipped: Readonly<Record<PacingSkipReason, CounterChild>>
+  readonly campaigns: Readonly<Record<CampaignState, GaugeChild>>
+  /** Lease held by this instance, and the part of it reserved, over all campaigns (micros). */
+  readonly leaseHeldMicros: GaugeChild
+  readonly reservedMicros: GaugeChild
+  readonly notices: Readonly<Record<NoticeKind, Readonly<Record<NoticeResult, CounterChild>>>>
+  readonly forwards: Readonly<Record<'ok' | 'failed', CounterChild>>
+  readonly storeErrors: Readonly<Record<PacingStoreOp, CounterChild>>
+}
+
+function createPacingMetrics(registers: Registry[]): PacingMetrics {
+  const counter = (name: string, help: string, labelNames: string[] = []) =>
+    new Counter({ name, help, labelNames, registers })
+  const gauge = (name: string, help: string, labelNames: string[] = []) =>
+    new Gauge({ name, help, labelNames, registers })
+  const leaseRequests = counter(
+    'rtb_pacing_lease_requests_total',
+    'Lease requests to the store (LEASE script) by result.',
+    ['result'],
+  )
+  const reservations = counter(
+    'rtb_pacing_reservations_total',
+    'House-ad impressions reserved from a local lease, and how each reservation ended.',
+    ['outcome'],
+  )
+  const skipped = counter(
+    'rtb_pacing_skipped_total',
+    'House creatives the pace stage dropped, by the first reason found.',
+    ['reason'],
+  )
+  const campaigns = gauge(
+    'rtb_pacing_campaigns',
+    'Budgeted campaigns known to this instance, by state (exhausted = nothing left to lease; paced = participation rate below 1).',
+    ['state'],
+  )
+  const notices = counter(
+    'rtb_notices_total',
+    'Win, billing and loss notices received, by result (a billing is counted once).',
+    ['type', 'result'],
+  )
+  const forwards = counter(
+    'rtb_notice_forwards_total',
+    "Notices forwarded to the DSP's own URL, by result.",
+    ['result'],
+  )
+  const storeErrors = counter(
+    'rtb_pacing_store_errors_total',
+    'Pacing store operations that failed or timed out, by operation.',
+    ['op'],
+  )
+  return {
+    leaseRequests: resolveAll(LEASE_RESULTS, (r) => leaseRequests.labels(r)),
+    leaseGrantedMicros: preload(
+      counter('rtb_pacing_lease_granted_micros_total', 'Budget granted to this instance in leases (micros).'),
+    ),
+    leaseReturnedMicros: preload(
+      counter('rtb_pacing_lease_returned_micros_total', 'Unspent lease this instance gave back (micros).'),
+    ),
+    leaseReapedMicros: preload(
+      counter('rtb_pacing_lease_reaped_micros_total', 'Leases of dead instances returned by the reaper (micros).'),
+    ),
+    reservations: resolveAll(RESERVATION_OUTCOMES, (o) => reservations.labels(o)),
+    committedMicros: preload(
+      counter('rtb_pacing_committed_micros_total', 'Spend committed by billing notices this instance counted (micros).'),
+    ),
+    skipped: resolveAll(PACING_SKIP_REASONS, (r) => skipped.labels(r)),
+    campaigns: resolveAll(CAMPAIGN_STATES, (s) => campaigns.labels(s)),
+    leaseHeldMicros: gauge('rtb_pacing_lease_micros', 'Lease held by this instance over all campaigns (micros).'),
+    reservedMicros: gauge('rtb_pacing_reserved_micros', 'Part of the held lease reserved by pending impressions (micros).'),
+    notices: resolveAll(NOTICE_KINDS, (t) => resolveAll(NOTICE_RESULTS, (r) => notices.labels(t, r))),
+    forwards: resolveAll(['ok', 'failed'] as const, (r) => forwards.labels(r)),
+    storeErrors: resolveAll(PACING_STORE_OPS, (o) => storeErrors.labels(o)),
+  }
 }

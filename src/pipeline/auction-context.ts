@@ -1,6 +1,8 @@
 import type { AdRecord } from '../catalog/ad.js'
 import type { HouseCreative } from '../catalog/house-catalog.js'
 import type { Bid, BidRequest } from '../openrtb/types.js'
+import type { Reservation } from '../pacing/campaign-lease.js'
+import type { FrequencyCounts } from '../pacing/frequency.js'
 import type { Deadline } from './deadline.js'
 
 /**
@@ -21,6 +23,8 @@ export interface RequestSignals {
   readonly badv: readonly string[]
   /** The store could not be read in time: capped or personalised demand must not rely on it. */
   readonly degraded: boolean
+  /** The user's frequency counters; absent or null = unknown (no user id, store unread): capped ads stay out. */
+  readonly frequency?: FrequencyCounts | null
 }
 
 export const EMPTY_LIST: readonly never[] = Object.freeze([])
@@ -58,6 +62,8 @@ export class AuctionContext {
   floors: number[] = []
   /** filter: per imp, eligible house creatives, best first (a few at most). */
   houseAds: HouseCreative[][] = []
+  /** pace: per imp, the house impression reserved for it; null until the pace stage reserves one. */
+  reservations: (Reservation | null)[] | null = null
   /** bid: DSP and house candidates. */
   readonly bids: CandidateBid[] = []
   /** bid: how many DSPs were called. */

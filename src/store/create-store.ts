@@ -1,4 +1,4 @@
-import { type DragonflyStoreOptions, createDragonflyStore } from './dragonfly-store.js'
+import { createDragonflyStore, type DragonflyStoreOptions } from './dragonfly-store.js'
 import { createMemoryStore } from './memory-store.js'
 import type { ExchangeStore } from './store.js'
 

@@ -11,19 +11,22 @@ import {
 } from './store.js'
 
 /**
- * How fetchDecoration talks to Dragonfly. All four are one round trip; they differ in client CPU
- * and garbage. Measured with bench/micro/decoration.bench.ts (redis-server 7 on loopback, ioredis
- * 6.0.0, all four parts present, 2-core build machine, medians of 7 reps; full table in the
- * bench's output and the issue report):
+ * How fetchDecoration talks to Dragonfly. All four are one round trip (nothing waits for a reply
+ * before sending the next command); they differ in client CPU and garbage. Measured with
+ * bench/micro/decoration.bench.ts: redis-server 7 on loopback, ioredis 6.0.0 (RESP3), all four
+ * parts present, 64 decorations in flight, medians of 7 reps, three runs on the shared 2-core build
+ * machine (load average 2.5–5, so read the ratios, not the absolutes):
  *
- *   strategy      commands  sequential µs  client CPU µs/decoration (64 in flight)  GC ms / 10k
- *   script        1 EVALSHA      ~60          ~14                                      lowest
- *   commands      4             ~75          ~30
- *   pipeline      4 (1 write)   ~80          ~33                                      highest
- *   autopipeline  4 (batched)   ~80          ~27
+ *   strategy       commands sent   client CPU µs/decoration   GC ms per 10k decorations
+ *   script         1 (EVALSHA)     13.6 – 16.8                 7.8 – 10.5
+ *   commands       4               38 – 50                     7.2 – 24
+ *   pipeline       4, one write    46 – 55                    76 – 159
+ *   autopipeline   4, batched      36 – 41                    83 – 155
  *
- * 'script' is the default: one command, one flat reply of at most 10 short strings, no HGETALL
- * objects, no Pipeline object; the server does the EXISTS/HMGET work.
+ * 'script' is the default: one command and one flat reply of at most 10 short strings — no
+ * Pipeline object, no HGETALL objects, a third of the CPU of the next best, and GC as low as plain
+ * commands (pipeline()/autopipelining show ~10× more, as in the prototype, research C). Server side it
+ * costs ~12 µs per call (INFO commandstats), far from a limit. The others stay for the benchmark.
  */
 export type DecorationFetchStrategy = 'script' | 'commands' | 'pipeline' | 'autopipeline'
 
@@ -158,8 +161,7 @@ function fromScriptReply(reply: unknown[]): StoreDecoration {
   const pageContext = contextAt(reply, 1)
   const domainContext = contextAt(reply, 4)
   const floor = reply[7]
-  const publisher =
-    typeof floor === 'string' ? fieldsToPublisher(floor, str(reply[8]), str(reply[9])) : null
+  const publisher = typeof floor === 'string' ? fieldsToPublisher(floor, str(reply[8]), str(reply[9])) : null
   if (userCategories === null && pageContext === null && domainContext === null && publisher === null) {
     return EMPTY_DECORATION
   }

@@ -75,21 +75,26 @@ export function createDragonflyStore(url: string, options: DragonflyStoreOptions
   const listeners = new Set<(version: number) => void>()
   let lastVersion = -1 // unknown: the first successful read rings the listeners
   let changeSeq = 0
-  let isChecking = false
+  let checking: Promise<void> | null = null
   let isCheckAgain = false
   let isClosed = false
   let connecting: Promise<boolean> | null = null
   let writeQueue: Promise<unknown> = Promise.resolve()
 
-  watchConnection(reads, 'reads', log, () => void checkVersion())
-  watchConnection(admin, 'admin', log, () => void checkVersion())
-  watchConnection(sub, 'catalog-events', log, () => void checkVersion())
+  const onReady = () => void checkVersion()
+  const isClosing = () => isClosed
+  watchConnection(reads, 'reads', log, onReady, isClosing)
+  watchConnection(admin, 'admin', log, onReady, isClosing)
+  watchConnection(sub, 'catalog-events', log, onReady, isClosing)
   let subscribed: Promise<void> = Promise.resolve()
   sub.on('ready', () => {
     subscribed = sub.subscribe(Keys.catalogEvents).then(
       () => undefined,
       (err: Error) => {
-        log.warn({ err: err.message }, 'store: subscribing to catalog events failed; the version check covers it')
+        log.warn(
+          { err: err.message },
+          'store: subscribing to catalog events failed; the version check covers it',
+        )
       },
     )
   })
@@ -114,18 +119,19 @@ export function createDragonflyStore(url: string, options: DragonflyStoreOptions
     }
   }
 
-  /** Reads the version and rings the listeners if it moved. Coalesced: one read at a time. */
-  async function checkVersion(): Promise<void> {
-    if (isClosed) return
-    if (isChecking) {
+  /**
+   * Reads the version and rings the listeners if it moved. Coalesced: one read at a time, and a
+   * call during a read gets another read after it (its trigger may be newer than that read).
+   */
+  function checkVersion(): Promise<void> {
+    if (checking !== null) {
       isCheckAgain = true
-      return
+      return checking
     }
-    isChecking = true
-    try {
+    const run = (async () => {
       do {
         isCheckAgain = false
-        if (admin.status !== 'ready') return
+        if (isClosed || admin.status !== 'ready') return
         const seq = changeSeq
         try {
           const version = parseVersion(await admin.get(Keys.catalogVersion))
@@ -135,9 +141,13 @@ export function createDragonflyStore(url: string, options: DragonflyStoreOptions
           log.warn({ err: (err as Error).message }, 'store: catalog version check failed')
         }
       } while (isCheckAgain)
-    } finally {
-      isChecking = false
-    }
+    })()
+    checking = run
+    // Cleared on a later tick, never synchronously inside the call that set it.
+    void run.finally(() => {
+      if (checking === run) checking = null
+    })
+    return run
   }
 
   /** Admin writes one at a time: WATCH … EXEC on a shared connection must not interleave. */
@@ -201,14 +211,18 @@ export function createDragonflyStore(url: string, options: DragonflyStoreOptions
         clearTimeout(timer)
         const isUp = reads.status === 'ready'
         if (isUp) await Promise.all([subscribed, checkVersion()])
-        else log.warn({ url: redactUrl(url) }, 'store: Dragonfly unreachable at start; serving without it, retrying')
+        else
+          log.warn(
+            { url: redactUrl(url) },
+            'store: Dragonfly unreachable at start; serving without it, retrying',
+          )
         return isUp
       })()
       return connecting
     },
 
     fetchDecoration(keys, want) {
-      if (reads.status !== 'ready') return Promise.reject(UNAVAILABLE)
+      if (reads.status !== 'ready' || isClosed) return Promise.reject(UNAVAILABLE)
       return fetch(keys, want)
     },
 
@@ -304,7 +318,7 @@ export function createDragonflyStore(url: string, options: DragonflyStoreOptions
     },
 
     isAvailable() {
-      return reads.status === 'ready'
+      return !isClosed && reads.status === 'ready'
     },
 
     async close() {
@@ -317,20 +331,38 @@ export function createDragonflyStore(url: string, options: DragonflyStoreOptions
   }
 }
 
-function watchConnection(client: Redis, name: string, log: StoreLog, onReconnect: () => void): void {
-  let wasReady = false
+/**
+ * Logs outages once, and calls `onReady` on every (re)connect: messages published while a
+ * connection was down are lost, so each one is followed by a version check.
+ */
+function watchConnection(
+  client: Redis,
+  name: string,
+  log: StoreLog,
+  onReady: () => void,
+  isClosing: () => boolean,
+): void {
+  let isReady = false
   let isDownLogged = false
   client.on('ready', () => {
-    if (wasReady) onReconnect()
     if (isDownLogged) log.info({ connection: name }, 'store: Dragonfly connection is back')
-    wasReady = true
+    isReady = true
     isDownLogged = false
+    onReady()
   })
-  // ioredis emits an error per failed reconnect attempt: log the first of each outage only.
-  client.on('error', (err: Error) => {
-    if (isDownLogged) return
+  const down = (err: Error | undefined) => {
+    if (isDownLogged || isClosing()) return
     isDownLogged = true
-    log.warn({ connection: name, err: err.message }, 'store: Dragonfly connection failed; reconnecting')
+    log.warn(
+      { connection: name, err: err?.message ?? 'closed' },
+      'store: Dragonfly connection down; reconnecting',
+    )
+  }
+  // ioredis emits an error per failed reconnect attempt: log the first of each outage only.
+  client.on('error', down)
+  client.on('close', () => {
+    if (isReady) down(undefined)
+    isReady = false
   })
 }
 

@@ -125,7 +125,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): ExchangeSto
     async putAd(ad) {
       guard()
       const previous = data.ads.get(ad.id)
-      if (previous !== undefined && previous.category !== ad.category) removeFromCategory(previous.category, ad.id)
+      if (previous !== undefined && previous.category !== ad.category)
+        removeFromCategory(previous.category, ad.id)
       data.ads.set(ad.id, ad)
       let members = data.categories.get(ad.category)
       if (members === undefined) data.categories.set(ad.category, (members = new Set()))

@@ -58,7 +58,10 @@ export function adToHash(ad: AdRecord): Record<string, string> {
  * clickURL, imageURL, price, sizes. Validation is the admin API's (parseAdInput), so an ad the API
  * would refuse is refused here too.
  */
-export function hashToAd(id: string, hash: Record<string, string>): { ad: AdRecord } | { problems: string[] } {
+export function hashToAd(
+  id: string,
+  hash: Record<string, string>,
+): { ad: AdRecord } | { problems: string[] } {
   let targeting: unknown // absent = no targeting (parseAdInput's default)
   const rawTargeting = hash['targeting']
   if (rawTargeting !== undefined && rawTargeting.trim() !== '') {

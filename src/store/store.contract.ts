@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test'
 import { type AdRecord, EMPTY_TARGETING } from '../catalog/ad.js'
+import { adToJson, parseAdInput } from '../catalog/ad-input.js'
 import {
   type ContextData,
   type DecorationKeys,
@@ -182,11 +183,18 @@ export function runStoreContract(name: string, setup: StoreContractSetup): void 
         [Want.user, { ...EMPTY_DECORATION, userCategories: ['IAB1', 'IAB2'] }],
         [Want.page, { ...EMPTY_DECORATION, pageContext: PAGE }],
         [Want.domain | Want.publisher, { ...EMPTY_DECORATION, domainContext: DOMAIN, publisher: PUBLISHER }],
-        [Want.user | Want.page | Want.domain, { userCategories: ['IAB1', 'IAB2'], pageContext: PAGE, domainContext: DOMAIN, publisher: null }],
+        [
+          Want.user | Want.page | Want.domain,
+          { userCategories: ['IAB1', 'IAB2'], pageContext: PAGE, domainContext: DOMAIN, publisher: null },
+        ],
         [0, EMPTY_DECORATION],
       ]
       for (const [want, expected] of cases) {
-        assert.deepEqual(normalized(await s.fetchDecoration(ALL_KEYS, want)), normalized(expected), `want=${want}`)
+        assert.deepEqual(
+          normalized(await s.fetchDecoration(ALL_KEYS, want)),
+          normalized(expected),
+          `want=${want}`,
+        )
       }
     })
 
@@ -250,7 +258,17 @@ export function runStoreContract(name: string, setup: StoreContractSetup): void 
   })
 }
 
+/**
+ * A test ad in canonical form: what the admin API would make of it (parseAdInput fills in the
+ * optional targeting lists), so a store that parses what it reads returns an equal record.
+ */
 export function makeAd(id: string, category: string, overrides: Partial<AdRecord> = {}): AdRecord {
+  const parsed = parseAdInput(adToJson(rawAd(id, category, overrides)))
+  if (!('ad' in parsed)) throw new Error(`bad test ad: ${parsed.problems.join('; ')}`)
+  return parsed.ad
+}
+
+function rawAd(id: string, category: string, overrides: Partial<AdRecord>): AdRecord {
   return {
     id,
     title: `Ad ${id}`,
@@ -273,9 +291,17 @@ export const ALL_KEYS: DecorationKeys = {
   publisherId: 'pub-1',
 }
 export const NO_KEYS: DecorationKeys = { userId: null, domain: null, pageUrl: null, publisherId: null }
-export const PAGE: ContextData = { categories: ['IAB12', 'IAB12-3'], brandSafetyFlags: ['violence'], sentiment: 'negative' }
+export const PAGE: ContextData = {
+  categories: ['IAB12', 'IAB12-3'],
+  brandSafetyFlags: ['violence'],
+  sentiment: 'negative',
+}
 export const DOMAIN: ContextData = { categories: ['IAB12'], brandSafetyFlags: [], sentiment: 'neutral' }
-export const PUBLISHER: PublisherSettings = { floorCpm: 0.75, bcat: ['IAB25', 'IAB26'], badv: ['rival.example'] }
+export const PUBLISHER: PublisherSettings = {
+  floorCpm: 0.75,
+  bcat: ['IAB25', 'IAB26'],
+  badv: ['rival.example'],
+}
 
 export async function seedDecoration(s: ExchangeStore): Promise<void> {
   await s.setUserPreferences('u1', ['IAB1', 'IAB2'])

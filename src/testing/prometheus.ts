@@ -11,10 +11,16 @@ import { delimiter, join } from 'node:path'
  */
 export type PrometheusTool = 'promtool' | 'prometheus'
 
-const OVERRIDE_ENV: Readonly<Record<PrometheusTool, string>> = { promtool: 'PROMTOOL', prometheus: 'PROMETHEUS' }
+const OVERRIDE_ENV: Readonly<Record<PrometheusTool, string>> = {
+  promtool: 'PROMTOOL',
+  prometheus: 'PROMETHEUS',
+}
 
 /** The tool's path: $PROMTOOL / $PROMETHEUS when set, else the first executable on PATH. */
-export function findPrometheusTool(name: PrometheusTool, env: NodeJS.ProcessEnv = process.env): string | null {
+export function findPrometheusTool(
+  name: PrometheusTool,
+  env: NodeJS.ProcessEnv = process.env,
+): string | null {
   const override = env[OVERRIDE_ENV[name]]
   if (override) return isExecutable(override) ? override : null
   for (const dir of (env['PATH'] ?? '').split(delimiter)) {
@@ -172,7 +178,10 @@ export async function startPrometheus(
     throw new Error(`prometheus did not start on ${url}: ${(err as Error).message}\n${output}`)
   }
 
-  const api = async (path: string, params: Readonly<Record<string, string>> = {}): Promise<PrometheusApiAnswer> => {
+  const api = async (
+    path: string,
+    params: Readonly<Record<string, string>> = {},
+  ): Promise<PrometheusApiAnswer> => {
     const res = await fetch(`${url}/api/v1/${path}?${new URLSearchParams(params).toString()}`, {
       signal: AbortSignal.timeout(5_000),
     })

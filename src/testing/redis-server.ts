@@ -24,6 +24,19 @@ export interface RedisServer {
   resume(): void
   /** One command over a fresh connection, for tests (FLUSHALL, CLIENT PAUSE, INFO …). */
   command(...args: (string | number)[]): Promise<RespValue>
+  /** Starts MONITOR on its own connection: every command the server runs, as it runs it. */
+  monitor(): Promise<Monitor>
+}
+
+export interface Monitor {
+  /**
+   * Commands seen so far, lower-cased name first (`['evalsha', 'sha', '1', …]`). Commands a Lua
+   * script runs are left out: they cost no round trip.
+   */
+  commands(): string[][]
+  /** Forgets what was seen. */
+  clear(): void
+  stop(): void
 }
 
 export type RespValue = string | number | null | RespValue[] | Error
@@ -36,7 +49,7 @@ export interface RedisServerOptions {
 }
 
 const SKIP_MESSAGE =
-  'SKIPPED: redis-server not installed — Dragonfly tests skipped; install Debian\'s redis-server to run them'
+  "SKIPPED: redis-server not installed — Dragonfly tests skipped; install Debian's redis-server to run them"
 
 /** True when a `redis-server` executable is on PATH. */
 export function redisAvailable(): boolean {
@@ -61,7 +74,7 @@ export function skipUnlessRedis(t: { skip(message?: string): void }): boolean {
 export function redisSkipReason(): string | false {
   if (redisAvailable()) return false
   if (process.env['REQUIRE_REDIS'] === '1') {
-    throw new Error('REQUIRE_REDIS=1 but redis-server is not on PATH: install Debian\'s redis-server')
+    throw new Error("REQUIRE_REDIS=1 but redis-server is not on PATH: install Debian's redis-server")
   }
   process.stderr.write(`\n${'!'.repeat(100)}\n!! ${SKIP_MESSAGE}\n${'!'.repeat(100)}\n\n`)
   return SKIP_MESSAGE
@@ -75,13 +88,20 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   const child = spawn(
     executable,
     [
-      '--port', String(port),
-      '--bind', '127.0.0.1',
-      '--save', '',
-      '--appendonly', 'no',
-      '--dir', dir,
-      '--enable-debug-command', 'local',
-      '--loglevel', 'warning',
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+      '--enable-debug-command',
+      'local',
+      '--loglevel',
+      'warning',
     ],
     { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
   )
@@ -132,7 +152,50 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       child.kill('SIGCONT')
     },
     command: (...args) => sendCommand(port, args),
+    monitor: () => startMonitor(port),
   }
+}
+
+function startMonitor(port: number): Promise<Monitor> {
+  return new Promise((resolve, reject) => {
+    const socket = new Socket()
+    let seen: string[][] = []
+    let pending = ''
+    let isStarted = false
+    socket.setEncoding('utf8')
+    socket.once('error', (err) => {
+      if (!isStarted) reject(err)
+    })
+    socket.on('data', (chunk: string) => {
+      pending += chunk
+      let end = pending.indexOf('\r\n')
+      while (end !== -1) {
+        const line = pending.slice(0, end)
+        pending = pending.slice(end + 2)
+        end = pending.indexOf('\r\n')
+        if (!isStarted && line === '+OK') {
+          isStarted = true
+          resolve(monitor)
+          continue
+        }
+        // +1700000000.123456 [0 127.0.0.1:5555] "evalsha" "…" — or [0 lua] for a script's own calls
+        const match = /^\+\d+\.\d+ \[\d+ ([^\]]+)\] (.*)$/.exec(line)
+        if (match === null || match[1] === 'lua') continue
+        const words = [...match[2]!.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!)
+        if (words.length > 0) seen.push([words[0]!.toLowerCase(), ...words.slice(1)])
+      }
+    })
+    const monitor: Monitor = {
+      commands: () => seen,
+      clear() {
+        seen = []
+      },
+      stop() {
+        socket.destroy()
+      },
+    }
+    socket.connect(port, '127.0.0.1', () => socket.write('MONITOR\r\n'))
+  })
 }
 
 function findRedisServer(): string | null {
@@ -181,11 +244,18 @@ async function waitForPing(port: number, child: ChildProcess, timeoutMs: number)
  * Sends one command over a fresh loopback connection and reads one RESP2 reply. Tiny on purpose:
  * this folder may not import ioredis, and tests want to poke the server behind the store's back.
  */
-export function sendCommand(port: number, args: readonly (string | number)[], timeoutMs = 2_000): Promise<RespValue> {
+export function sendCommand(
+  port: number,
+  args: readonly (string | number)[],
+  timeoutMs = 2_000,
+): Promise<RespValue> {
   return new Promise((resolve, reject) => {
     const socket = new Socket()
     let buffer = Buffer.alloc(0)
-    const timer = setTimeout(() => finish(new Error(`${String(args[0])}: no reply within ${timeoutMs} ms`)), timeoutMs)
+    const timer = setTimeout(
+      () => finish(new Error(`${String(args[0])}: no reply within ${timeoutMs} ms`)),
+      timeoutMs,
+    )
     const finish = (result: RespValue | Error, isReply = false) => {
       clearTimeout(timer)
       socket.destroy()

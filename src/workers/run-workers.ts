@@ -27,7 +27,10 @@ export interface WorkerPoolOptions {
 export async function runWorkers(options: WorkerPoolOptions): Promise<WorkerPool> {
   const entry = new URL('./worker-entry.js', import.meta.url)
   const workers: Worker[] = []
-  const pendingJson = new Map<number, { remaining: number; parts: MetricsJson[]; resolve: (text: string) => void }>()
+  const pendingJson = new Map<
+    number,
+    { remaining: number; parts: MetricsJson[]; resolve: (text: string) => void }
+  >()
   let nextId = 1
 
   const collect = async (): Promise<string> => {
@@ -59,7 +62,9 @@ export async function runWorkers(options: WorkerPoolOptions): Promise<WorkerPool
         worker.on('message', (msg: ToMain) => {
           if (msg.type === 'listening') resolve(msg.port)
           else if (msg.type === 'scrape') {
-            void collect().then((text) => worker.postMessage({ type: 'scrape-result', id: msg.id, text } satisfies ToWorker))
+            void collect().then((text) =>
+              worker.postMessage({ type: 'scrape-result', id: msg.id, text } satisfies ToWorker),
+            )
           } else if (msg.type === 'metrics-json-result') {
             const pending = pendingJson.get(msg.id)
             if (pending === undefined) return

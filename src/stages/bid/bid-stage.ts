@@ -3,8 +3,9 @@ import type { Bid } from '../../openrtb/types.js'
 import type { AuctionContext } from '../../pipeline/auction-context.js'
 import type { Stage } from '../../pipeline/stage.js'
 import type { DspEndpoint } from './dsp-endpoints.js'
-import { FanOut, type FanOutSettings } from './fan-out.js'
-import { type ExchangeIdentity, serialiseOutbound } from './openrtb-adapter.js'
+import { FanOut, type FanOutEnv, type FanOutSettings } from './fan-out.js'
+import { type ExchangeIdentity, OutboundBodies } from './outbound-bodies.js'
+import { createTrafficShaper, type TrafficShaper } from './traffic-shaper.js'
 
 export interface BidStageDeps {
   readonly dsps: readonly DspEndpoint[]
@@ -14,27 +15,40 @@ export interface BidStageDeps {
   /** Unique ids for the bids and transactions we create. */
   readonly nextId: () => string
   readonly onHouseBid: () => void
+  /** Worker threads of this instance, each running its own bid stage (WORKERS); default 1. */
+  readonly workers?: number
+  /**
+   * Who decides which DSPs an auction calls; built from `dsps` when absent. Pass one in to share
+   * it, e.g. with the code that feeds it the live instance count (`setInstanceCount`).
+   */
+  readonly shaper?: TrafficShaper
+}
+
+export interface BidStage extends Stage {
+  readonly shaper: TrafficShaper
 }
 
 /**
  * Collects the auction's candidates: the best eligible house creative per imp, and the bids of
- * every DSP called, under the auction's deadline. DSP failures are recorded values, never
- * exceptions: the auction goes on with whatever arrived in time.
+ * every DSP the shaper lets through, under the auction's deadline. DSP failures are recorded
+ * values, never exceptions: the auction goes on with whatever arrived in time.
  */
-export function createBidStage(deps: BidStageDeps): Stage {
-  const { dsps, identity, settings } = deps
+export function createBidStage(deps: BidStageDeps): BidStage {
+  const { dsps, settings } = deps
+  const shaper =
+    deps.shaper ??
+    createTrafficShaper(dsps, {
+      minDspBudgetMs: settings.minDspBudgetMs,
+      workersPerInstance: deps.workers ?? 1,
+    })
+  const env: FanOutEnv = { dsps, settings, shaper, bodies: new OutboundBodies(deps.identity, deps.nextId) }
   return {
     name: 'bid',
+    shaper,
     run(ctx) {
       addHouseBids(ctx, deps)
-      if (
-        dsps.length === 0 ||
-        ctx.deadline.remainingMs() < settings.minDspBudgetMs + settings.networkBufferMs
-      ) {
-        return undefined
-      }
-      const open = serialiseOutbound(ctx, identity, deps.nextId())
-      return new FanOut(ctx, settings).run(dsps, open).then(NO_RESULT)
+      if (dsps.length === 0) return undefined
+      return new FanOut(ctx, env).run()?.then(NO_RESULT)
     },
   }
 }

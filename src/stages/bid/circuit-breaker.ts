@@ -46,7 +46,8 @@ export class CircuitBreaker {
       this.#halfOpen(nowMs)
     }
     // Probes whose answers never came (the auction ended first) must not wedge the breaker half-open.
-    if (this.#probesSent >= this.options.probes && nowMs - this.#halfOpenedAt > this.#openMs) this.#halfOpen(nowMs)
+    if (this.#probesSent >= this.options.probes && nowMs - this.#halfOpenedAt > this.#openMs)
+      this.#halfOpen(nowMs)
     return this.#probesSent < this.options.probes
   }
 

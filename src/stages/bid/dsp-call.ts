@@ -20,13 +20,16 @@ export interface CallOwner {
  * controller API is wrapped in an adapter object per call.
  *
  * A call settles exactly once: with a body to parse (`status` 200), a no-bid (204), or a failure.
+ * Connection refused, resets (before or mid-body), bodies over the DSP's cap (by content-length,
+ * by bytes received, or once gunzipped) and undici's own timeouts all end as failure values.
  */
 export class DspCall implements Dispatcher.DispatchHandler {
   status = 0
   failure: DspFailureKind | null = null
   body: string | null = null
-  readonly startedAt = performance.now()
   isSettled = false
+  /** Given up late because the exchange stalled: the timeout is not held against the DSP. */
+  isAbandoned = false
   #abort: ((err?: Error) => void) | null = null
   #chunks: Buffer[] | null = null
   #bytes = 0
@@ -35,13 +38,25 @@ export class DspCall implements Dispatcher.DispatchHandler {
   constructor(
     readonly owner: CallOwner,
     readonly dsp: DspEndpoint,
+    /** Value-model segment of the auction, handed back to the shaper with the outcome. */
+    readonly segment: number,
+    /** performance.now() when sent. */
+    readonly startedAt: number,
+    /** performance.now() after which the call is given up (the auction's or the DSP's limit). */
+    readonly expiresAt: number,
   ) {}
 
-  /** The deadline passed: stop waiting. Settles the call as a timeout if it had not settled. */
-  expire(): void {
+  /** Time is up: stop waiting. Settles the call as a timeout if it had not settled. */
+  expire(isAbandoned: boolean): void {
     if (this.isSettled) return
+    this.isAbandoned = isAbandoned
     this.#finish('timeout')
     this.#abort?.(DEADLINE_ABORT)
+  }
+
+  /** A failure found before sending (the adapter could not build the request). */
+  fail(kind: DspFailureKind): void {
+    if (!this.isSettled) this.#finish(kind)
   }
 
   onConnect(abort: (err?: Error) => void): void {
@@ -68,6 +83,7 @@ export class DspCall implements Dispatcher.DispatchHandler {
 
   onData(chunk: Buffer): boolean {
     if (this.isSettled) return false
+    if (this.status !== 200) return true // only a 200's body is read
     this.#bytes += chunk.length
     if (this.#bytes > this.dsp.config.maxResponseBytes) {
       this.#failAndAbort('too_large')
@@ -80,18 +96,16 @@ export class DspCall implements Dispatcher.DispatchHandler {
 
   onComplete(): void {
     if (this.isSettled) return
-    if (this.status === 204) return this.#finish(null)
-    if (this.status !== 200) return this.#finish('http_status')
+    if (this.status !== 200) return this.#finish(null) // 204 or a bad status: readAnswer decides
     const chunks = this.#chunks
-    if (chunks === null) return this.#finish('bad_response') // 200 with an empty body
+    if (chunks === null) return this.#finish(null) // 200 with an empty body: bad_response there
     let raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.#bytes)
     if (this.#gzip) {
       try {
         raw = gunzipSync(raw, { maxOutputLength: this.dsp.config.maxResponseBytes })
       } catch (err) {
-        return this.#finish(
-          (err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' ? 'too_large' : 'bad_response',
-        )
+        const isTooLarge = (err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE'
+        return this.#finish(isTooLarge ? 'too_large' : 'bad_response')
       }
     }
     this.body = raw.toString('utf8')
@@ -117,13 +131,14 @@ export class DspCall implements Dispatcher.DispatchHandler {
 }
 
 function classifyError(err: Error): DspFailureKind {
-  const code = (err as { code?: string }).code
-  if (
-    code === 'UND_ERR_HEADERS_TIMEOUT' ||
-    code === 'UND_ERR_BODY_TIMEOUT' ||
-    code === 'UND_ERR_CONNECT_TIMEOUT'
-  ) {
-    return 'timeout'
+  switch ((err as { code?: string }).code) {
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return 'timeout'
+    case 'UND_ERR_RES_EXCEEDED_MAX_SIZE':
+      return 'too_large'
+    default:
+      return 'network' // ECONNREFUSED, ECONNRESET, UND_ERR_SOCKET (closed mid-body), …
   }
-  return 'network'
 }

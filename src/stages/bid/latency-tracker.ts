@@ -2,30 +2,29 @@
 const BASE_MS = 0.25
 const BUCKETS_PER_OCTAVE = 4
 const BUCKET_COUNT = 48
-/** Past this total weight every count is halved: the estimate follows the last ~1000 calls. */
-const DECAY_AT_WEIGHT = 1024
-/** The cached quantile is recomputed every this many observations. */
+/** The cached quantile is recomputed every this many observations (and at each decay). */
 const REFRESH_EVERY = 16
 
 export interface LatencyTrackerOptions {
   /** The quantile the deadline check uses, e.g. 0.9. */
   readonly quantile: number
-  /** Below this weight the estimate is 0: not enough data to skip a DSP for. */
+  /** Below this (decayed) weight the estimate is 0: too little recent data to skip a DSP for. */
   readonly minWeight: number
+  /** Observations lose half their weight every this many ms (applied at each control tick). */
+  readonly halfLifeMs: number
 }
 
 /**
- * A DSP's recent latency distribution as a decaying log-bucket histogram: an observation is one
- * log2 and one increment, and the quantile the deadline check reads is cached, so the check itself
- * is a field read. Timed-out calls are observed at the time they were given up (a lower bound).
+ * A DSP's recent answer times as a decaying log-bucket histogram: an observation is one log2 and
+ * one increment, and the quantile the deadline check reads is cached, so the check itself is a field
+ * read. Counts decay with time, so the estimate follows the last few seconds and, when a DSP stops
+ * being called, falls back to "unknown" (the DSP is called again) instead of freezing.
  */
 export class LatencyTracker {
   readonly #counts = new Float64Array(BUCKET_COUNT)
   #weight = 0
   #sinceRefresh = 0
   #estimateMs = 0
-  /** performance.now() of the last observation; -Infinity before the first. */
-  lastObservedAt = Number.NEGATIVE_INFINITY
 
   constructor(readonly options: LatencyTrackerOptions) {}
 
@@ -38,12 +37,19 @@ export class LatencyTracker {
     return this.#weight
   }
 
-  observe(latencyMs: number, nowMs: number): void {
-    this.lastObservedAt = nowMs
+  observe(latencyMs: number): void {
     this.#counts[bucketOf(latencyMs)]! += 1
     this.#weight += 1
-    if (this.#weight >= DECAY_AT_WEIGHT) this.#halve()
     if (++this.#sinceRefresh >= REFRESH_EVERY || this.#estimateMs === 0) this.refresh()
+  }
+
+  /** Ages every observation by `elapsedMs`. */
+  decay(elapsedMs: number): void {
+    const factor = 0.5 ** (elapsedMs / this.options.halfLifeMs)
+    const counts = this.#counts
+    for (let i = 0; i < BUCKET_COUNT; i++) counts[i]! *= factor
+    this.#weight *= factor
+    this.refresh()
   }
 
   /** Recomputes the cached quantile. */
@@ -62,12 +68,6 @@ export class LatencyTracker {
       if (seen >= target) return upperEdgeMs(i)
     }
     return upperEdgeMs(BUCKET_COUNT - 1)
-  }
-
-  #halve(): void {
-    const counts = this.#counts
-    for (let i = 0; i < BUCKET_COUNT; i++) counts[i]! *= 0.5
-    this.#weight *= 0.5
   }
 }
 

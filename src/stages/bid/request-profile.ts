@@ -53,7 +53,8 @@ export class RequestProfile {
     }
     const country = req.device?.geo?.country
     this.country = typeof country === 'string' ? country : ''
-    this.segment = (mediaSegment(this.mediaMask) * 4 + deviceSegment(req.device?.devicetype)) * 2 + (req.app ? 1 : 0)
+    this.segment =
+      (mediaSegment(this.mediaMask) * 4 + deviceSegment(req.device?.devicetype)) * 2 + (req.app ? 1 : 0)
     return this
   }
 

@@ -33,7 +33,8 @@ export class TokenBucket {
   tryTake(nowMs: number): boolean {
     const elapsedMs = nowMs - this.#refilledAt
     this.#refilledAt = nowMs
-    const tokens = elapsedMs > 0 ? Math.min(this.#capacity, this.#tokens + elapsedMs * this.#ratePerMs) : this.#tokens
+    const tokens =
+      elapsedMs > 0 ? Math.min(this.#capacity, this.#tokens + elapsedMs * this.#ratePerMs) : this.#tokens
     if (tokens < 1) {
       this.#tokens = tokens
       return false

@@ -18,8 +18,9 @@ export interface ValueModelOptions {
 /**
  * Which calls are worth a DSP's capped QPS. Per segment of the traffic it keeps decayed counts of
  * calls, bids and bid CPM, so `value = P̂(bid) · Ê[CPM | bid]` with a Beta prior (cold segments
- * look average, not worthless). Values are recomputed once per control tick, so the per-call check
- * is an array read and a compare.
+ * look average, not worthless). Values are kept relative to the DSP's call-weighted average value
+ * (1 = average) and recomputed once per control tick, so the per-call check is an array read and a
+ * compare, and the threshold does not chase the drift of absolute values.
  *
  * The threshold only rises while calls that pass it would exceed the DSP's QPS share (OpenX-style
  * feedback: `τ ← τ·exp(gain·(q̂ − Q)/Q)`); below it calls are thinned with probability
@@ -43,16 +44,16 @@ export class ValueModel {
     this.#recomputeValues()
   }
 
-  /**
-   * 'pass', 'explore' (sent although the score says no) or 'skip'. `draw` is uniform in [0, 1).
-   */
-  decide(segment: number, draw: number): 'pass' | 'explore' | 'skip' {
+  /** 'pass', 'explore' (sent although the score says no) or 'skip'; `random` is uniform in [0, 1). */
+  decide(segment: number, random: () => number): 'pass' | 'explore' | 'skip' {
+    this.#passes++
     const tau = this.threshold
-    const ratio = tau === 0 ? 1 : this.values[segment]! / tau
-    if (ratio >= 1 || draw < ratio * ratio) {
-      this.#passes++
-      return 'pass'
-    }
+    if (tau === 0) return 'pass'
+    const ratio = this.values[segment]! / tau
+    if (ratio >= 1) return 'pass'
+    const draw = random()
+    if (draw < ratio * ratio) return 'pass'
+    this.#passes--
     return draw >= 1 - this.explorationRate ? 'explore' : 'skip'
   }
 
@@ -94,34 +95,42 @@ export class ValueModel {
     const step = Math.max(-o.maxLogStep, Math.min(o.maxLogStep, (o.gain * (passesPerS - target)) / target))
     if (this.threshold === 0) {
       // Start filtering at the lowest value seen: the first steps then thin the worst segments.
-      if (step > 0) this.threshold = Math.max(o.minThreshold, minOf(this.values))
+      if (step > 0) this.threshold = Math.max(o.minThreshold, this.#lowestSeenValue())
       return
     }
     this.threshold *= Math.exp(step)
     if (this.threshold < o.minThreshold) this.threshold = 0
   }
 
+  #lowestSeenValue(): number {
+    let lowest = 1
+    for (let s = 0; s < SEGMENT_COUNT; s++) {
+      if (this.#calls[s]! > 0 && this.values[s]! < lowest) lowest = this.values[s]!
+    }
+    return lowest
+  }
+
   #recomputeValues(): void {
     const o = this.options
     let allBids = 0
     let allCpm = 0
+    let allCalls = 0
     for (let s = 0; s < SEGMENT_COUNT; s++) {
       allBids += this.#bids[s]!
       allCpm += this.#cpmSum[s]!
+      allCalls += this.#calls[s]!
     }
     // The prior price of a segment is the DSP's average bid, so a new segment is neither best nor worst.
     const priorCpm = allBids > 0 ? allCpm / allBids : 1
+    let weighted = 0
     for (let s = 0; s < SEGMENT_COUNT; s++) {
       const bids = this.#bids[s]!
       const bidRate = (o.priorBids + bids) / (o.priorCalls + Math.max(this.#calls[s]!, bids))
       const cpm = (this.#cpmSum[s]! + priorCpm) / (bids + 1)
       this.values[s] = bidRate * cpm
+      weighted += this.values[s]! * this.#calls[s]!
     }
+    const average = allCalls > 0 ? weighted / allCalls : 0
+    if (average > 0) for (let s = 0; s < SEGMENT_COUNT; s++) this.values[s]! /= average
   }
-}
-
-function minOf(values: Float64Array): number {
-  let min = Number.POSITIVE_INFINITY
-  for (let i = 0; i < values.length; i++) if (values[i]! < min) min = values[i]!
-  return min
 }

@@ -2,38 +2,16 @@ import { NoBidReason } from '../../openrtb/types.js'
 import type { AuctionContext, RequestSignals } from '../../pipeline/auction-context.js'
 import { EMPTY_LIST } from '../../pipeline/auction-context.js'
 import type { Stage, StageResult } from '../../pipeline/stage.js'
+import type { DecorationKeys } from '../../store/store.js'
+import type { Decoration, Decorator } from './decoration-cache.js'
 
 /** What the store knows about this request (user, page, domain, publisher); null parts are unknown. */
-export interface StoreFacts {
-  readonly userCategories: readonly string[] | null
-  readonly pageContext: {
-    readonly categories: readonly string[]
-    readonly brandSafetyFlags: readonly string[]
-  } | null
-  readonly domainContext: {
-    readonly categories: readonly string[]
-    readonly brandSafetyFlags: readonly string[]
-  } | null
-  readonly publisher: {
-    readonly floorCpm: number | null
-    readonly bcat: readonly string[]
-    readonly badv: readonly string[]
-  } | null
-  /** 'none' or 'partial' when the store could not be read in time. */
-  readonly source: 'cache' | 'store' | 'partial' | 'none'
-}
+export type StoreFacts = Decoration
 
-export interface FactsKeys {
-  readonly userId: string | null
-  readonly domain: string | null
-  readonly pageUrl: string | null
-  readonly publisherId: string | null
-}
+export type FactsKeys = DecorationKeys
 
-/** Looks the facts up: synchronously on a full cache hit, else after one store round trip. */
-export interface FactsSource {
-  decorate(keys: FactsKeys): StoreFacts | Promise<StoreFacts>
-}
+/** Looks the facts up: synchronously on a full cache hit, else after one store round trip (a Decorator). */
+export type FactsSource = Pick<Decorator, 'decorate'>
 
 /**
  * Decorates the auction: store facts (user preferences, page and domain context, publisher floors

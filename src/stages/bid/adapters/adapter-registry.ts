@@ -7,6 +7,8 @@ import { openrtb26Adapter } from './openrtb26/openrtb26-adapter.js'
 export const ADAPTERS: readonly DspAdapter[] = [openrtb26Adapter, openrtb25Adapter]
 
 export function adapterIndexOf(name: DspAdapterName | undefined): number {
-  const index = ADAPTERS.findIndex((a) => a.name === (name ?? 'openrtb26'))
-  return index < 0 ? 0 : index
+  return Math.max(
+    0,
+    ADAPTERS.findIndex((a) => a.name === (name ?? 'openrtb26')),
+  )
 }

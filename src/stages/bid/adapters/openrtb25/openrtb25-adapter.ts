@@ -1,5 +1,5 @@
-import { parseBidResponse } from '../openrtb26/openrtb26-adapter.js'
 import type { DspAdapter, OutboundRequest } from '../dsp-adapter.js'
+import { parseBidResponse } from '../openrtb26/openrtb26-adapter.js'
 
 type Obj = Record<string, unknown>
 

@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { startChildExchange } from '../testing/child-exchange.js'
+import { bidResponse, type MockDsp, startMockDsp } from '../testing/mock-dsp.js'
+import { bannerRequest } from '../testing/test-exchange.js'
+
+const post = (url: string, body: unknown) =>
+  fetch(`${url}/openrtb2/auction`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  })
+
+/** The exchange as its own process: graceful shutdown and worker threads. */
+describe('process lifecycle', () => {
+  let dsp: MockDsp
+  before(async () => {
+    dsp = await startMockDsp((r) => ({
+      kind: 'respond',
+      status: 200,
+      delayMs: 40,
+      body: bidResponse(r['id'], [{ impid: '1', price: 1 }]),
+    }))
+  })
+  after(() => dsp.close())
+
+  it('SIGTERM: in-flight auctions finish, new connections are refused, exit code 0', async (t) => {
+    const ex = await startChildExchange({ dsps: [{ id: 'slow', endpoint: dsp.url, timeoutMs: 90 }] })
+    t.after(() => ex.kill('SIGKILL'))
+    const inFlight = [post(ex.url, bannerRequest({ id: 'a' })), post(ex.url, bannerRequest({ id: 'b' }))]
+    await new Promise((r) => setTimeout(r, 10))
+    ex.kill('SIGTERM')
+    const answers = await Promise.all(inFlight)
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      [200, 200],
+    )
+    assert.equal(await ex.exited, 0, ex.output())
+    await assert.rejects(fetch(`${ex.url}/healthz`))
+    assert.match(ex.output(), /"msg":"draining"/)
+    assert.match(ex.output(), /"msg":"stopped"/)
+  })
+
+  it('SIGINT drains the same way', async (t) => {
+    const ex = await startChildExchange({ dsps: [] })
+    t.after(() => ex.kill('SIGKILL'))
+    ex.kill('SIGINT')
+    assert.equal(await ex.exited, 0, ex.output())
+  })
+
+  it('WORKERS=2: one port, every auction served, /metrics merged over both workers, clean exit', async (t) => {
+    const ex = await startChildExchange(
+      { dsps: [{ id: 'slow', endpoint: dsp.url, timeoutMs: 90 }] },
+      { WORKERS: '2' },
+    )
+    t.after(() => ex.kill('SIGKILL'))
+    // Separate connections, so the kernel spreads them over both listening threads.
+    const n = 24
+    const answers = await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        fetch(`${ex.url}/openrtb2/auction`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', connection: 'close' },
+          body: JSON.stringify(bannerRequest({ id: `w${i}` })),
+        }),
+      ),
+    )
+    assert.ok(answers.every((a) => a.status === 200))
+    // Each worker counts its own auctions; a scrape (whichever worker gets it) reports their sum.
+    for (let i = 0; i < 3; i++) {
+      const text = await (await fetch(`${ex.url}/metrics`, { headers: { connection: 'close' } })).text()
+      assert.match(text, new RegExp(`rtb_auctions_total\\{outcome="bid"\\} ${n}\\n`))
+      assert.match(text, /process_cpu_seconds_total \d/)
+      assert.match(text, /\nrtb_workers 2\n/)
+    }
+    ex.kill('SIGTERM')
+    assert.equal(await ex.exited, 0, ex.output())
+  })
+})

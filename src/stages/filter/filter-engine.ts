@@ -1,0 +1,524 @@
+import { extractBits, popcount32, rangeWordMask } from '../../catalog/bitset.js'
+import type { CatalogIndex } from '../../catalog/catalog-index.js'
+import type { HouseCatalog, HouseCreative } from '../../catalog/house-catalog.js'
+import type { BidRequest } from '../../openrtb/types.js'
+import type { RequestSignals } from '../../pipeline/auction-context.js'
+import type { AdFilter, BitsetTerm, FilterForm } from './ad-filter.js'
+import { FilterInput } from './filter-input.js'
+import { AD_FILTER_NAMES, type AdFilterName } from './filter-names.js'
+import { FilterOrder } from './filter-order.js'
+import { createAdFilters } from './rules/create-ad-filters.js'
+import { floorCut } from './rules/range-filters.js'
+
+/** Eligible house creatives kept per imp: the best, plus spares in case pacing refuses it. */
+export const KEEP_PER_IMP = 3
+
+const FILTER_COUNT = AD_FILTER_NAMES.length
+const FORMAT = AD_FILTER_NAMES.indexOf('format')
+const FLOOR = AD_FILTER_NAMES.indexOf('floor')
+/** Words of a format run a profile times the bitset terms over. */
+const PROFILE_WORDS = 32
+/** Candidates a profile times the predicates over. */
+const PROFILE_CANDIDATES = 64
+const RANGE = 0
+const TERM = 1
+const PREDICATE = 2
+const FORM_CODES: Readonly<Record<FilterForm, number>> = { range: RANGE, term: TERM, predicate: PREDICATE }
+/**
+ * Words the walk takes at once: 16 words are 64 bytes, one cache line of each bitset when the
+ * blocks are aligned to multiples of 16 words (a walk is bound by cache misses, not by ALU work).
+ */
+const BLOCK_WORDS = 16
+/** Kept candidates per imp before the final cut (formats × KEEP_PER_IMP, or a scan chunk). */
+const MAX_KEPT = 128
+
+export interface FilterEngineOptions {
+  /** false: scan every creative with every filter as a per-candidate check (the no-index baseline). */
+  readonly useIndex?: boolean
+  /** 'adaptive' (the default) re-orders from profiles; a list of names fixes the order instead. */
+  readonly order?: 'adaptive' | readonly AdFilterName[]
+  /** Profile one auction in this many; a power of two. */
+  readonly sampleEvery?: number
+  /** Seed of the generator that picks which part of a format run a profile looks at. */
+  readonly seed?: number
+}
+
+/**
+ * Selects, per imp, the best eligible house creatives (up to KEEP_PER_IMP, best first).
+ *
+ * Indexed path: for each of the imp's formats, walk its run of ordinals (best-paying first, cut at
+ * the floor) one 32-bit word at a time; AND the word with the active bitset terms in the current
+ * order (a word that reaches zero stops there), then run the active predicates on the survivors,
+ * compacting the list so each candidate stops at its first rejection. The walk stops once the run
+ * has given KEEP_PER_IMP new ads.
+ *
+ * One auction in `sampleEvery` also profiles every active filter on a window of the imp's run
+ * (time per candidate, share rejected) and re-orders them (FilterOrder). Catalog changes are seen
+ * by reference: the next auction rebinds the filters to the new catalog and keeps the statistics.
+ */
+export class FilterEngine {
+  readonly order: FilterOrder
+  readonly input = new FilterInput()
+  /**
+   * Candidates each filter was first to reject, since the last takeRejections(): counted on the
+   * sampled auctions (one in sampleEvery) and scaled, since counting bits on every auction would
+   * cost more than a tenth of the walk.
+   */
+  readonly rejected = new Float64Array(FILTER_COUNT)
+  readonly #useIndex: boolean
+  readonly #sampleMask: number
+  #catalog: HouseCatalog | null = null
+  #ix: CatalogIndex | null = null
+  #filters: AdFilter[] = []
+  /** Per catalog: which filters prepare per request and per imp, and each one's indexed form. */
+  #requestScoped: number[] = []
+  #impScoped: number[] = []
+  readonly #forms = new Uint8Array(FILTER_COUNT)
+  #terms: BitsetTerm[] = []
+  readonly #active = new Uint8Array(FILTER_COUNT)
+  // The current imp's active filters, in order: bitset terms flattened, then predicates.
+  readonly #termArrays: Uint32Array[] = []
+  readonly #termStart = new Int32Array(FILTER_COUNT + 1)
+  readonly #termIsDeny = new Uint8Array(FILTER_COUNT)
+  readonly #termOwner = new Int32Array(FILTER_COUNT)
+  #termCount = 0
+  readonly #preds: AdFilter[] = []
+  readonly #predOwner = new Int32Array(FILTER_COUNT)
+  #predCount = 0
+  // Scratch.
+  readonly #ords = new Int32Array(32)
+  readonly #one = new Int32Array(1)
+  #kept: HouseCreative[] = []
+  readonly #keptAd = new Int32Array(MAX_KEPT)
+  readonly #keptPos = new Int32Array(MAX_KEPT)
+  #keptCount = 0
+  readonly #acc = new Int32Array(BLOCK_WORDS)
+  readonly #any = new Uint32Array(BLOCK_WORDS)
+  readonly #profileBase = new Int32Array(PROFILE_WORDS)
+  readonly #profileOrds = new Int32Array(PROFILE_CANDIDATES)
+  readonly #profileScratch = new Int32Array(PROFILE_CANDIDATES)
+  readonly #timerOverheadNs: number
+  #auctions = 0
+  /** On a sampled auction, each rejection counts for this many (the auctions it stands for); else 0. */
+  #countWeight = 0
+  #isProfilePending = false
+  #rng: number
+
+  constructor(options: FilterEngineOptions = {}) {
+    this.#useIndex = options.useIndex ?? true
+    const sampleEvery = options.sampleEvery ?? 64
+    if (!(sampleEvery > 0) || (sampleEvery & (sampleEvery - 1)) !== 0) throw new Error('sampleEvery must be a power of two')
+    this.#sampleMask = sampleEvery - 1
+    const fixed = options.order === undefined || options.order === 'adaptive' ? null : options.order
+    this.order = new FilterOrder(FILTER_COUNT, fixed === null ? null : fixed.map((n) => AD_FILTER_NAMES.indexOf(n)))
+    this.#rng = (options.seed ?? 0x9e3779b9) | 1
+    this.#timerOverheadNs = measureTimerOverheadNs()
+  }
+
+  /** The filters in the order they run now (range filters first when indexed). */
+  currentOrder(): AdFilterName[] {
+    return Array.from(this.order.order, (f) => AD_FILTER_NAMES[f]!)
+  }
+
+  /** The filters bound to the catalog of the last auction (for explain). */
+  get filters(): readonly AdFilter[] {
+    return this.#filters
+  }
+
+  /** Per imp, the eligible creatives, best first (at most KEEP_PER_IMP); [] for an unbiddable imp. */
+  select(
+    catalog: HouseCatalog,
+    request: BidRequest,
+    signals: RequestSignals,
+    floors: readonly number[],
+    nowMs: number,
+  ): HouseCreative[][] {
+    if (catalog !== this.#catalog) this.#bind(catalog)
+    const ix = this.#ix!
+    const x = this.input
+    x.beginAuction(ix, request, signals, nowMs)
+    const isSampled = (++this.#auctions & this.#sampleMask) === 0
+    this.#countWeight = isSampled ? this.#sampleMask + 1 : 0
+    this.#isProfilePending = isSampled && this.order.isAdaptive
+    this.#prepare(this.#requestScoped)
+    const imps = request.imp
+    const out: HouseCreative[][] = new Array(imps.length)
+    for (let i = 0; i < imps.length; i++) out[i] = this.selectImp(i, request, floors[i] ?? 0)
+    return out
+  }
+
+  /** One imp; the request must have gone through select() (or beginRequest) first. */
+  selectImp(impIndex: number, request: BidRequest, floor: number): HouseCreative[] {
+    const kept: HouseCreative[] = []
+    if (floor < 0 || this.#ix!.creativeCount === 0) return kept
+    this.input.beginImp(impIndex, request.imp[impIndex]!, floor)
+    this.#prepare(this.#impScoped)
+    this.#assemble()
+    this.#kept = kept
+    this.#keptCount = 0
+    if (this.#useIndex) this.#selectIndexed()
+    else this.#selectLinear()
+    this.#finishKept()
+    return kept
+  }
+
+  /** Rebinds to a catalog and prepares the request filters, for callers that go imp by imp (explain). */
+  beginRequest(catalog: HouseCatalog, request: BidRequest, signals: RequestSignals, nowMs: number): void {
+    if (catalog !== this.#catalog) this.#bind(catalog)
+    this.input.beginAuction(this.#ix!, request, signals, nowMs)
+    this.#countWeight = 0
+    this.#isProfilePending = false
+    this.#prepare(this.#requestScoped)
+  }
+
+  /** Is filter `f` active for the current imp (it can reject something)? */
+  isActive(f: number): boolean {
+    return this.#active[f] === 1
+  }
+
+  /** The filters that would run for the current imp, in the order they would run. */
+  runOrder(): number[] {
+    const out: number[] = []
+    if (this.#useIndex) {
+      out.push(FORMAT)
+      if (this.#active[FLOOR] === 1) out.push(FLOOR)
+      for (let t = 0; t < this.#termCount; t++) out.push(this.#termOwner[t]!)
+      for (let p = 0; p < this.#predCount; p++) out.push(this.#predOwner[p]!)
+    } else for (let p = 0; p < this.#predCount; p++) out.push(this.#predOwner[p]!)
+    return out
+  }
+
+  /** Does filter `f` accept creative `ord` for the current imp? (Its predicate form, for explain.) */
+  accepts(f: number, ord: number): boolean {
+    this.#one[0] = ord
+    return this.#filters[f]!.keep(this.#one, 1, this.input) === 1
+  }
+
+  /** Returns the rejection counts accumulated since the last call and zeroes them. */
+  takeRejections(into: Float64Array): void {
+    into.set(this.rejected)
+    this.rejected.fill(0)
+  }
+
+  #bind(catalog: HouseCatalog): void {
+    const filters = createAdFilters(catalog.index)
+    this.#catalog = catalog
+    this.#ix = catalog.index
+    this.#filters = filters
+    this.#requestScoped = []
+    this.#impScoped = []
+    filters.forEach((filter, f) => {
+      ;(filter.scope === 'request' ? this.#requestScoped : this.#impScoped).push(f)
+      this.#forms[f] = this.#useIndex ? FORM_CODES[filter.form] : PREDICATE
+    })
+    this.#terms = filters.map((filter) => filter.term)
+  }
+
+  #prepare(scoped: readonly number[]): void {
+    const filters = this.#filters
+    const x = this.input
+    for (let i = 0; i < scoped.length; i++) {
+      const f = scoped[i]!
+      this.#active[f] = filters[f]!.prepare(x) ? 1 : 0
+    }
+  }
+
+  /** Lays out the imp's active filters in the current order: terms flattened, then predicates. */
+  #assemble(): void {
+    const order = this.order.order
+    let t = 0
+    let j = 0
+    let p = 0
+    for (let i = 0; i < FILTER_COUNT; i++) {
+      const f = order[i]!
+      if (this.#active[f] === 0) continue
+      const form = this.#forms[f]
+      if (form === TERM) {
+        const term = this.#terms[f]!
+        this.#termStart[t] = j
+        for (let a = 0; a < term.count; a++) this.#termArrays[j++] = term.arrays[a]!
+        this.#termIsDeny[t] = term.isDeny ? 1 : 0
+        this.#termOwner[t++] = f
+      } else if (form === PREDICATE) {
+        this.#preds[p] = this.#filters[f]!
+        this.#predOwner[p++] = f
+      }
+    }
+    this.#termStart[t] = j
+    this.#termCount = t
+    this.#predCount = p
+  }
+
+  #selectIndexed(): void {
+    const ix = this.#ix!
+    const x = this.input
+    let profiled = !this.#isProfilePending
+    for (let fi = 0; fi < x.formatCount; fi++) {
+      const range = ix.formats.get(x.formatKeys[fi]!)
+      if (range === undefined) continue
+      const cut = floorCut(ix, range.start, range.end, x.floorCpm)
+      if (cut <= range.start) {
+        this.rejected[FLOOR]! += (range.end - range.start) * this.#countWeight
+        continue
+      }
+      if (!this.#walkRun(range.start, cut, fi)) this.rejected[FLOOR]! += (range.end - cut) * this.#countWeight
+      if (!profiled) {
+        this.#profileIndexed(range.start, cut)
+        profiled = true
+      }
+    }
+    if (!profiled) this.#isProfilePending = true
+    else this.#isProfilePending = false
+  }
+
+  /**
+   * Walks [start, end) in blocks of words, best-paying first; true when it stopped early with
+   * KEEP_PER_IMP new ads. Blocks start small (the best ads are often eligible) and double.
+   */
+  #walkRun(start: number, end: number, formatPos: number): boolean {
+    const acc = this.#acc
+    const ords = this.#ords
+    const lastWord = (end - 1) >>> 5
+    let found = 0
+    for (let w = start >>> 5; w <= lastWord; w = (w | (BLOCK_WORDS - 1)) + 1) {
+      const count = Math.min((w | (BLOCK_WORDS - 1)) + 1, lastWord + 1) - w
+      let live = 0
+      for (let b = 0; b < count; b++) live |= acc[b] = rangeWordMask(w + b, start, end)
+      for (let t = 0; t < this.#termCount && live !== 0; t++) live = this.#applyTerm(t, w, count)
+      if (live === 0) continue
+      for (let b = 0; b < count; b++) {
+        if (acc[b] === 0) continue
+        let n = extractBits(acc[b]!, w + b, ords, 0)
+        for (let p = 0; p < this.#predCount && n > 0; p++) {
+          const before = n
+          n = this.#preds[p]!.keep(ords, n, this.input)
+          this.rejected[this.#predOwner[p]!]! += (before - n) * this.#countWeight
+        }
+        for (let i = 0; i < n; i++) {
+          if (this.#collect(ords[i]!, formatPos) && ++found === KEEP_PER_IMP) return true
+        }
+      }
+    }
+    return false
+  }
+
+  /**
+   * ANDs term `t` into the block's words [w, w + count) (term-major: one bitset at a time, so each
+   * inner loop is a straight run over one typed array); counts what it removes; returns the OR of
+   * what is left, zero when the block is empty.
+   */
+  #applyTerm(t: number, w: number, count: number): number {
+    const acc = this.#acc
+    const arrays = this.#termArrays
+    const from = this.#termStart[t]!
+    const to = this.#termStart[t + 1]!
+    const isDeny = this.#termIsDeny[t] === 1
+    let any: Uint32Array = this.#any
+    let offset = w
+    if (to - from === 1) any = arrays[from]!
+    else {
+      offset = 0
+      for (let b = 0; b < count; b++) any[b] = 0
+      for (let j = from; j < to; j++) {
+        const words = arrays[j]!
+        for (let b = 0; b < count; b++) any[b]! |= words[w + b]!
+      }
+    }
+    let live = 0
+    if (this.#countWeight === 0) {
+      for (let b = 0; b < count; b++) {
+        const after = isDeny ? acc[b]! & ~any[offset + b]! : acc[b]! & any[offset + b]!
+        acc[b] = after
+        live |= after
+      }
+      return live
+    }
+    let removed = 0
+    for (let b = 0; b < count; b++) {
+      const before = acc[b]!
+      const after = isDeny ? before & ~any[offset + b]! : before & any[offset + b]!
+      removed += popcount32(before ^ after)
+      acc[b] = after
+      live |= after
+    }
+    this.rejected[this.#termOwner[t]!]! += removed * this.#countWeight
+    return live
+  }
+
+  /** The no-index baseline: every creative in rank order, every active filter as a predicate. */
+  #selectLinear(): void {
+    const ix = this.#ix!
+    const byRank = ix.byRank
+    const ords = this.#ords
+    const total = byRank.length
+    for (let from = 0; from < total; from += 32) {
+      const to = Math.min(from + 32, total)
+      let n = 0
+      for (let i = from; i < to; i++) ords[n++] = byRank[i]!
+      for (let p = 0; p < this.#predCount && n > 0; p++) {
+        const before = n
+        n = this.#preds[p]!.keep(ords, n, this.input)
+        this.rejected[this.#predOwner[p]!]! += (before - n) * this.#countWeight
+      }
+      for (let i = 0; i < n; i++) this.#collectLinear(ords[i]!)
+      if (this.#keptCount >= KEEP_PER_IMP && ix.creativeAd[byRank[to - 1]!]! > this.#keptAd[this.#keptCount - 1]!) break
+    }
+    if (this.#isProfilePending) {
+      this.#profileLinear()
+      this.#isProfilePending = false
+    }
+  }
+
+  /** Adds a creative of an ad not kept yet; true when it was added. */
+  #collect(ord: number, formatPos: number): boolean {
+    const ad = this.#ix!.creativeAd[ord]!
+    for (let i = 0; i < this.#keptCount; i++) if (this.#keptAd[i] === ad) return false
+    if (this.#keptCount === MAX_KEPT) return false
+    this.#kept.push(this.#ix!.creatives[ord]!)
+    this.#keptAd[this.#keptCount] = ad
+    this.#keptPos[this.#keptCount++] = formatPos
+    return true
+  }
+
+  /**
+   * The scan sees ads in rank order, each ad's creatives together: it keeps the first
+   * KEEP_PER_IMP ads, each at the imp's earliest format it fits (as the indexed walk does).
+   */
+  #collectLinear(ord: number): void {
+    const ix = this.#ix!
+    const ad = ix.creativeAd[ord]!
+    const pos = this.input.formatPosition(ix.creativeMedia[ord]!, ix.creativeW[ord]!, ix.creativeH[ord]!)
+    for (let i = 0; i < this.#keptCount; i++) {
+      if (this.#keptAd[i] !== ad) continue
+      if (pos < this.#keptPos[i]!) {
+        this.#kept[i] = ix.creatives[ord]!
+        this.#keptPos[i] = pos
+      }
+      return
+    }
+    if (this.#keptCount < KEEP_PER_IMP) this.#collect(ord, pos)
+  }
+
+  /** Best first (ads are ranked by price, then id), cut to KEEP_PER_IMP. */
+  #finishKept(): void {
+    const kept = this.#kept
+    const keptAd = this.#keptAd
+    for (let i = 1; i < this.#keptCount; i++) {
+      const c = kept[i]!
+      const a = keptAd[i]!
+      let j = i - 1
+      while (j >= 0 && keptAd[j]! > a) {
+        kept[j + 1] = kept[j]!
+        keptAd[j + 1] = keptAd[j]!
+        j--
+      }
+      kept[j + 1] = c
+      keptAd[j + 1] = a
+    }
+    if (kept.length > KEEP_PER_IMP) kept.length = KEEP_PER_IMP
+  }
+
+  /** Times each active term over a window of the run and each predicate over its candidates. */
+  #profileIndexed(start: number, end: number): void {
+    const firstWord = start >>> 5
+    const words = ((end - 1) >>> 5) - firstWord + 1
+    const span = Math.min(words, PROFILE_WORDS)
+    const w0 = firstWord + (this.#nextRandom() % (words - span + 1))
+    const base = this.#profileBase
+    let inBits = 0
+    for (let i = 0; i < span; i++) {
+      base[i] = rangeWordMask(w0 + i, start, end)
+      inBits += popcount32(base[i]!)
+    }
+    if (inBits === 0) return
+    for (let t = 0; t < this.#termCount; t++) this.#profileTerm(t, w0, span, inBits)
+    let n = 0
+    for (let i = 0; i < span && n <= PROFILE_CANDIDATES - 32; i++) n = extractBits(base[i]!, w0 + i, this.#profileOrds, n)
+    for (let p = 0; p < this.#predCount; p++) this.#profilePredicate(p, n)
+    this.order.reorder()
+  }
+
+  /**
+   * A term's share of rejections is counted on the window; its cost is its work, not a clock
+   * reading: one pass over the words per bitset it ORs plus one to apply it, at the calibrated
+   * cost of a word (a term over 32 words takes about as long as reading the clock once, so timing
+   * it would measure the timer).
+   */
+  #profileTerm(t: number, w0: number, span: number, inBits: number): void {
+    const base = this.#profileBase
+    const arrays = this.#termArrays
+    const from = this.#termStart[t]!
+    const to = this.#termStart[t + 1]!
+    const isDeny = this.#termIsDeny[t] === 1
+    let outBits = 0
+    for (let i = 0; i < span; i++) {
+      let any = 0
+      for (let j = from; j < to; j++) any |= arrays[j]![w0 + i]!
+      outBits += popcount32(isDeny ? base[i]! & ~any : base[i]! & any)
+    }
+    const wordsRead = (to - from + 1) * span
+    this.order.record(this.#termOwner[t]!, (wordsRead * wordCostNs()) / inBits, 1 - outBits / inBits)
+  }
+
+  #profilePredicate(p: number, n: number): void {
+    if (n === 0) return
+    const scratch = this.#profileScratch
+    scratch.set(this.#profileOrds.subarray(0, n))
+    const startedAt = performance.now()
+    const kept = this.#preds[p]!.keep(scratch, n, this.input)
+    const elapsedNs = (performance.now() - startedAt) * 1e6 - this.#timerOverheadNs
+    this.order.record(this.#predOwner[p]!, elapsedNs / n, 1 - kept / n)
+  }
+
+  /** The baseline profiles on a window of the rank order, every filter as a predicate. */
+  #profileLinear(): void {
+    const byRank = this.#ix!.byRank
+    const n = Math.min(PROFILE_CANDIDATES, byRank.length)
+    if (n === 0) return
+    const from = this.#nextRandom() % (byRank.length - n + 1)
+    this.#profileOrds.set(byRank.subarray(from, from + n))
+    for (let p = 0; p < this.#predCount; p++) this.#profilePredicate(p, n)
+    this.order.reorder()
+  }
+
+  /** xorshift32: cheap, and seeded so profiles are reproducible in tests. */
+  #nextRandom(): number {
+    let s = this.#rng
+    s ^= s << 13
+    s ^= s >>> 17
+    s ^= s << 5
+    this.#rng = s
+    return s >>> 0
+  }
+}
+
+/** The cost of reading the clock around nothing, taken off every timing (median of a few tries). */
+function measureTimerOverheadNs(): number {
+  const tries: number[] = []
+  for (let i = 0; i < 101; i++) {
+    const startedAt = performance.now()
+    tries.push((performance.now() - startedAt) * 1e6)
+  }
+  return tries.sort((a, b) => a - b)[50]!
+}
+
+let calibratedWordCostNs = 0
+
+/** Nanoseconds to OR one bitset word into a block, measured once per process. */
+function wordCostNs(): number {
+  if (calibratedWordCostNs > 0) return calibratedWordCostNs
+  const words = new Int32Array(4096).fill(0x5555)
+  const acc = new Int32Array(16)
+  let sink = 0
+  const rounds = 200
+  const startedAt = performance.now()
+  for (let r = 0; r < rounds; r++) {
+    for (let w = 0; w < words.length; w += 16) {
+      for (let b = 0; b < 16; b++) acc[b]! |= words[w + b]!
+    }
+    sink += acc[r & 15]!
+  }
+  const ns = ((performance.now() - startedAt) * 1e6) / (rounds * words.length)
+  calibratedWordCostNs = sink === -1 ? ns : Math.max(ns, 0.05)
+  return calibratedWordCostNs
+}

@@ -1,20 +1,30 @@
 import type { Logger } from 'pino'
-import { CatalogHolder, HouseCatalog } from './catalog/house-catalog.js'
+import { createCatalogSync } from './catalog/catalog-sync.js'
+import { CatalogHolder } from './catalog/house-catalog.js'
 import type { Seed } from './catalog/seed.js'
 import type { Config, DspConfig } from './config/config.js'
 import { createExchange } from './exchange.js'
+import { registerAdminRoutes } from './http/admin-routes.js'
 import { createLoadShedder } from './http/load-shedder.js'
 import { createHttpServer, type HttpServer } from './http/server.js'
 import { ExchangeMetrics } from './metrics/metrics.js'
 import { closeDspPools, createDspEndpoints, warmDspPools } from './stages/bid/dsp-endpoints.js'
 import type { FactsSource } from './stages/decorate/decorate-stage.js'
+import { createDecorator } from './stages/decorate/decoration-cache.js'
+import { createStore } from './store/create-store.js'
+import type { ExchangeStore } from './store/store.js'
+import { writeSeed } from './store/write-seed.js'
 
 export interface AppOptions {
   readonly config: Config
   readonly log: Pick<Logger, 'info' | 'error' | 'warn'>
   /** DSPs to call; the config's unless the caller (demo mode) substitutes its own. */
   readonly dsps?: readonly DspConfig[]
+  /** Written into the store at start (the embedded store's only source of data). */
   readonly seed: Seed | null
+  /** The store; by default Dragonfly at config.dragonflyUrl, or an embedded one. */
+  readonly store?: ExchangeStore
+  /** Overrides the decoration (tests); by default the cache-aside decorator over the store. */
   readonly facts?: FactsSource | null
   /** Collect Node's default process metrics (off in tests that run many apps in one process). */
   readonly defaultMetrics?: boolean
@@ -26,6 +36,7 @@ export interface RunningApp {
   readonly port: number
   readonly metrics: ExchangeMetrics
   readonly catalog: CatalogHolder
+  readonly store: ExchangeStore
   readonly server: HttpServer
   /** Stops accepting, waits for in-flight auctions (bounded), closes the DSP pools. */
   drain(): Promise<void>
@@ -41,13 +52,38 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     dspConfigs.map((d) => d.id),
     metricsOptions,
   )
+  const store =
+    options.store ??
+    createStore(config.dragonflyUrl, { log, commandTimeoutMs: config.decoration.storeCommandTimeoutMs })
+  const isStoreUp = await store.connect()
+  if (!isStoreUp)
+    log.warn(
+      { url: config.dragonflyUrl },
+      'store unavailable at start: serving undecorated, catalog empty until it answers',
+    )
+  if (options.seed !== null && isStoreUp) await writeSeed(store, options.seed)
   const catalog = new CatalogHolder()
-  catalog.swap(HouseCatalog.build(options.seed?.ads ?? [], 1))
+  const catalogSync = createCatalogSync(store, catalog, log)
+  await catalogSync.start()
+  const storeUpTimer = setInterval(() => metrics.storeUp.set(store.isAvailable() ? 1 : 0), 1_000)
+  storeUpTimer.unref()
+  metrics.storeUp.set(store.isAvailable() ? 1 : 0)
+  const facts =
+    options.facts !== undefined
+      ? options.facts
+      : createDecorator({
+          store,
+          ttlMs: config.decoration.ttlMs,
+          negativeTtlMs: config.decoration.negativeTtlMs,
+          maxEntries: config.decoration.maxEntries,
+          deadlineMs: config.decoration.deadlineMs,
+          onOutcome: (outcome) => metrics.decoration[outcome].inc(),
+        })
   const dsps = createDspEndpoints(dspConfigs, (id) => metrics.dsps.get(id)!)
   await warmDspPools(dsps)
 
   let isDraining = false
-  const exchange = createExchange({ config, metrics, catalog, dsps, facts: options.facts ?? null, log })
+  const exchange = createExchange({ config, metrics, catalog, dsps, facts, log })
   const shedder = createLoadShedder({
     ...config.overload,
     onLag: (lagMs) => metrics.eventLoopLagSeconds.set(lagMs / 1000),
@@ -60,6 +96,13 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     isDraining: () => isDraining,
     shedder,
     scrapeMetrics: options.scrapeMetrics ?? (() => metrics.scrape()),
+    extraRoutes: (app) =>
+      registerAdminRoutes(app, {
+        token: config.adminToken,
+        store,
+        catalog,
+        refreshCatalog: catalogSync.refresh,
+      }),
   })
   const port = await server.listen(config.host, config.port)
 
@@ -67,6 +110,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     port,
     metrics,
     catalog,
+    store,
     server,
     async drain() {
       if (isDraining) return
@@ -76,6 +120,9 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       while (server.inFlight.count > 0 && performance.now() < giveUpAt) await sleep(5)
       await closeDspPools(dsps)
       shedder.stop()
+      clearInterval(storeUpTimer)
+      catalogSync.stop()
+      await store.close()
     },
   }
 }

@@ -12,6 +12,7 @@ import { createBidStage } from './stages/bid/bid-stage.js'
 import type { DspEndpoint } from './stages/bid/dsp-endpoints.js'
 import { createDecorateStage, type FactsSource } from './stages/decorate/decorate-stage.js'
 import { createFilterStage } from './stages/filter/filter-stage.js'
+import { createPaceStage, type PacingHooks, settleReservations } from './stages/pace/pace-stage.js'
 import { parseBidRequest } from './stages/validate/validate-request.js'
 
 /** What the HTTP layer writes back for one auction request. */
@@ -29,6 +30,8 @@ export interface ExchangeDeps {
   readonly dsps: readonly DspEndpoint[]
   readonly facts: FactsSource | null
   readonly log: { error(obj: object, msg: string): void }
+  /** Budgets, caps and signed notices (src/pacing); absent = house ads are not paced. */
+  readonly pacing?: PacingHooks | null
 }
 
 export interface Exchange {
@@ -44,9 +47,11 @@ export function createExchange(deps: ExchangeDeps): Exchange {
   const { config, metrics } = deps
   const auction = config.auction
   const nextId = createIdGenerator()
+  const pacing = deps.pacing ?? null
   const stages: Stage[] = [
     createDecorateStage(deps.facts, auction.currency),
     createFilterStage(deps.catalog),
+    ...(pacing === null ? [] : [createPaceStage({ leases: pacing.leases })]),
     createBidStage({
       dsps: deps.dsps,
       identity: { asi: new URL(config.publicUrl).hostname, currency: auction.currency },
@@ -91,14 +96,18 @@ export function createExchange(deps: ExchangeDeps): Exchange {
     } catch (err) {
       // A bug, not an expected outcome: log it, answer no-bid, keep serving.
       deps.log.error({ err, requestId: request.id }, 'auction failed')
+      if (pacing !== null) settleReservations(ctx, pacing.leases, false)
       metrics.noBids.get(NoBidReason.TechnicalError)?.inc()
       return { status: 204, body: '', outcome: 'error' }
     }
+    // Reservations of imps the house ad did not win are released; winners wait for billing.
+    if (pacing !== null) settleReservations(ctx, pacing.leases, result === undefined)
     if (result !== undefined) {
       metrics.noBids.get(result)?.inc()
       return NO_BID_ANSWER
     }
-    return { status: 200, body: buildBidResponse(ctx, auction.currency, nextId()), outcome: 'bid' }
+    const response = buildBidResponse(ctx, auction.currency, nextId(), pacing?.rewriteNotices)
+    return { status: 200, body: response, outcome: 'bid' }
   }
 
   return { runAuction }

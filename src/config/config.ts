@@ -66,6 +66,45 @@ export interface OverloadConfig {
   readonly maxEventLoopLagMs: number
 }
 
+export interface DecorationConfig {
+  /** How long a looked-up user/page/domain/publisher fact stays in the in-process cache. */
+  readonly ttlMs: number
+  /** How long "no such key" stays cached. */
+  readonly negativeTtlMs: number
+  /** Size bound per part of the in-process cache. */
+  readonly maxEntries: number
+  /** Past this, the auction goes on undecorated (fail-open). */
+  readonly deadlineMs: number
+  /** ioredis command timeout on the request path. */
+  readonly storeCommandTimeoutMs: number
+}
+
+/** Budgets, leases, pacing and notice tokens (src/pacing); README "Pacing, budgets and caps". */
+export interface PacingConfig {
+  /**
+   * HMAC-SHA256 key of the notice tokens (NOTICE_SECRET, at least 16 characters). Every instance
+   * behind one public URL must share it, or a notice reaching another instance is refused as forged.
+   * When absent a random one is generated per process (fine for one instance) and a warning logged.
+   */
+  readonly noticeSecret: string
+  readonly isNoticeSecretGenerated: boolean
+  /** Most of a campaign's remaining budget one lease grant may take (0–1]. */
+  readonly leaseFraction: number
+  /** A won house impression waits this long for its billing notice before its money is released. */
+  readonly reservationTtlMs: number
+  /** Background lease refill, heartbeat and expiry sweep period. */
+  readonly refillIntervalMs: number
+  /** Participation rates are recomputed from plan vs delivery this often. */
+  readonly paceIntervalMs: number
+  /** Leases are spendable this long after the store last heard from the instance (fail-closed). */
+  readonly leaseTtlMs: number
+  readonly minLeaseImpressions: number
+  /** Last-mile mode (one impression per grant) below live instances × this many impressions left. */
+  readonly lastMileImpressions: number
+  /** How long a user's frequency counters are reused from the decoration cache. */
+  readonly frequencyCacheTtlMs: number
+}
+
 export interface Config {
   readonly port: number
   readonly host: string
@@ -77,6 +116,8 @@ export interface Config {
   readonly adminToken: string | null
   readonly maxBodyBytes: number
   readonly overload: OverloadConfig
+  readonly pacing: PacingConfig
+  readonly decoration: DecorationConfig
   readonly auction: AuctionConfig
   readonly dsps: readonly DspConfig[]
   /** Path of a seed JSON file (house ads, publishers, users), resolved against the config file. */

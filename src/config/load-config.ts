@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { ExchangeError } from '../errors.js'
@@ -9,6 +10,7 @@ import {
   type DspAdapterName,
   type DspConfig,
   type DspMediaType,
+  type PacingConfig,
 } from './config.js'
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -95,6 +97,8 @@ function buildConfig(raw: Raw, env: Env, baseDir: string, problems: string[]): C
     problems.push('auction.responseReserveMs must be below auction.maxTmaxMs')
 
   const overloadRaw = r.object(raw['overload'], 'overload')
+  const pacingRaw = r.object(raw['pacing'], 'pacing')
+  const decorationRaw = r.object(raw['decoration'], 'decoration')
   const dspsRaw = raw['dsps'] ?? []
   const dsps: DspConfig[] = []
   if (!Array.isArray(dspsRaw)) problems.push('dsps must be an array')
@@ -128,6 +132,20 @@ function buildConfig(raw: Raw, env: Env, baseDir: string, problems: string[]): C
       'at least 16 characters',
     ),
     maxBodyBytes: r.int(raw['maxBodyBytes'], 'maxBodyBytes', 256 * 1024, 1024, 16 * 1024 * 1024),
+    decoration: {
+      ttlMs: r.int(decorationRaw['ttlMs'], 'decoration.ttlMs', 30_000, 0, 86_400_000),
+      negativeTtlMs: r.int(decorationRaw['negativeTtlMs'], 'decoration.negativeTtlMs', 5_000, 0, 86_400_000),
+      maxEntries: r.int(decorationRaw['maxEntries'], 'decoration.maxEntries', 100_000, 1, 10_000_000),
+      deadlineMs: r.int(decorationRaw['deadlineMs'], 'decoration.deadlineMs', 5, 1, 1_000),
+      storeCommandTimeoutMs: r.int(
+        decorationRaw['storeCommandTimeoutMs'],
+        'decoration.storeCommandTimeoutMs',
+        20,
+        1,
+        10_000,
+      ),
+    },
+    pacing: readPacing(r, pacingRaw, env),
     overload: {
       maxInFlight: r.int(overloadRaw['maxInFlight'], 'overload.maxInFlight', 2_000, 1, 1_000_000),
       maxEventLoopLagMs: r.int(overloadRaw['maxEventLoopLagMs'], 'overload.maxEventLoopLagMs', 40, 1, 10_000),
@@ -202,6 +220,28 @@ function readDspShaping(r: Reader, d: Raw, at: string): Partial<DspConfig> {
     out.keepAliveMs = r.int(d['keepAliveMs'], `${at}.keepAliveMs`, 4_000, 100, 600_000)
   }
   return out
+}
+
+/** The pacing section; NOTICE_SECRET overrides the file. Without a secret, a random one per process. */
+function readPacing(r: Reader, p: Raw, env: Env): PacingConfig {
+  const secret = r.optStr(
+    env['NOTICE_SECRET'] ?? p['noticeSecret'],
+    'pacing.noticeSecret',
+    /^.{16,}$/,
+    'at least 16 characters',
+  )
+  return {
+    noticeSecret: secret ?? randomBytes(32).toString('base64url'),
+    isNoticeSecretGenerated: secret === null,
+    leaseFraction: readShare(r, p['leaseFraction'], 'pacing.leaseFraction', 0.1),
+    reservationTtlMs: r.int(p['reservationTtlMs'], 'pacing.reservationTtlMs', 300_000, 1_000, 86_400_000),
+    refillIntervalMs: r.int(p['refillIntervalMs'], 'pacing.refillIntervalMs', 500, 10, 60_000),
+    paceIntervalMs: r.int(p['paceIntervalMs'], 'pacing.paceIntervalMs', 2_000, 100, 600_000),
+    leaseTtlMs: r.int(p['leaseTtlMs'], 'pacing.leaseTtlMs', 30_000, 1_000, 3_600_000),
+    minLeaseImpressions: r.int(p['minLeaseImpressions'], 'pacing.minLeaseImpressions', 10, 1, 1_000_000),
+    lastMileImpressions: r.int(p['lastMileImpressions'], 'pacing.lastMileImpressions', 2, 0, 1_000_000),
+    frequencyCacheTtlMs: r.int(p['frequencyCacheTtlMs'], 'pacing.frequencyCacheTtlMs', 1_000, 0, 3_600_000),
+  }
 }
 
 const DSP_ADAPTERS: ReadonlySet<string> = new Set(DSP_ADAPTER_NAMES)

@@ -15,6 +15,9 @@ export type StageName = (typeof STAGE_NAMES)[number]
 export const AUCTION_OUTCOMES = ['bid', 'no_bid', 'invalid', 'too_large', 'shed', 'aborted', 'error'] as const
 export type AuctionOutcome = (typeof AUCTION_OUTCOMES)[number]
 
+export const DECORATION_OUTCOMES = ['hit', 'miss', 'timeout', 'error'] as const
+export type DecorationOutcome = (typeof DECORATION_OUTCOMES)[number]
+
 /** Why a request was shed at the door. */
 export const SHED_REASONS = ['in_flight', 'event_loop', 'draining'] as const
 export type ShedReason = (typeof SHED_REASONS)[number]
@@ -93,6 +96,8 @@ export class ExchangeMetrics {
   readonly dsps: ReadonlyMap<string, DspMetrics>
   readonly houseBids: Counter
   readonly houseWins: Counter
+  readonly decoration: Readonly<Record<DecorationOutcome, CounterChild>>
+  readonly storeUp: Gauge
   readonly shed: Readonly<Record<ShedReason, CounterChild>>
   readonly eventLoopLagSeconds: Gauge
   readonly workers: Gauge
@@ -149,6 +154,19 @@ export class ExchangeMetrics {
       registers,
     })
     this.houseWins = new Counter({ name: 'rtb_house_wins_total', help: 'Imps won by a house ad.', registers })
+    const decoration = new Counter({
+      name: 'rtb_decoration_total',
+      help: 'Decoration lookups: hit (all from the in-process cache), miss (one store round trip), timeout or error (auction went on undecorated).',
+      labelNames: ['outcome'],
+      registers,
+    })
+    this.decoration = resolveAll(DECORATION_OUTCOMES, (o) => decoration.labels(o))
+    this.storeUp = new Gauge({
+      name: 'rtb_store_up',
+      help: '1 while the store (Dragonfly, or the embedded one) answers, else 0.',
+      aggregator: 'min',
+      registers,
+    })
     const shed = new Counter({
       name: 'rtb_shed_total',
       help: 'Auction requests refused at the door (503) because the exchange was overloaded, by reason.',
@@ -405,16 +423,28 @@ function createPacingMetrics(registers: Registry[]): PacingMetrics {
       counter('rtb_pacing_lease_returned_micros_total', 'Unspent lease this instance gave back (micros).'),
     ),
     leaseReapedMicros: preload(
-      counter('rtb_pacing_lease_reaped_micros_total', 'Leases of dead instances returned by the reaper (micros).'),
+      counter(
+        'rtb_pacing_lease_reaped_micros_total',
+        'Leases of dead instances returned by the reaper (micros).',
+      ),
     ),
     reservations: resolveAll(RESERVATION_OUTCOMES, (o) => reservations.labels(o)),
     committedMicros: preload(
-      counter('rtb_pacing_committed_micros_total', 'Spend committed by billing notices this instance counted (micros).'),
+      counter(
+        'rtb_pacing_committed_micros_total',
+        'Spend committed by billing notices this instance counted (micros).',
+      ),
     ),
     skipped: resolveAll(PACING_SKIP_REASONS, (r) => skipped.labels(r)),
     campaigns: resolveAll(CAMPAIGN_STATES, (s) => campaigns.labels(s)),
-    leaseHeldMicros: gauge('rtb_pacing_lease_micros', 'Lease held by this instance over all campaigns (micros).'),
-    reservedMicros: gauge('rtb_pacing_reserved_micros', 'Part of the held lease reserved by pending impressions (micros).'),
+    leaseHeldMicros: gauge(
+      'rtb_pacing_lease_micros',
+      'Lease held by this instance over all campaigns (micros).',
+    ),
+    reservedMicros: gauge(
+      'rtb_pacing_reserved_micros',
+      'Part of the held lease reserved by pending impressions (micros).',
+    ),
     notices: resolveAll(NOTICE_KINDS, (t) => resolveAll(NOTICE_RESULTS, (r) => notices.labels(t, r))),
     forwards: resolveAll(['ok', 'failed'] as const, (r) => forwards.labels(r)),
     storeErrors: resolveAll(PACING_STORE_OPS, (o) => storeErrors.labels(o)),

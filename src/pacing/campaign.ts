@@ -54,7 +54,9 @@ export function isBudgeted(c: Campaign): boolean {
 /** Active and inside its flight at `nowMs`. */
 export function isLive(c: Campaign, nowMs: number): boolean {
   return (
-    c.status === 'active' && (c.startMs === null || nowMs >= c.startMs) && (c.endMs === null || nowMs < c.endMs)
+    c.status === 'active' &&
+    (c.startMs === null || nowMs >= c.startMs) &&
+    (c.endMs === null || nowMs < c.endMs)
   )
 }
 
@@ -77,7 +79,8 @@ export function parseCampaignInput(value: unknown): CampaignParse {
   const status = v['status'] ?? 'active'
   if (!CAMPAIGN_STATUSES.includes(status as CampaignStatus)) problems.push('status must be active or paused')
   const pacing = typeof v['pacing'] === 'string' ? v['pacing'].toUpperCase() : (v['pacing'] ?? 'EVEN')
-  if (!PACING_MODES.includes(pacing as PacingMode)) problems.push(`pacing must be one of ${PACING_MODES.join(', ')}`)
+  if (!PACING_MODES.includes(pacing as PacingMode))
+    problems.push(`pacing must be one of ${PACING_MODES.join(', ')}`)
   const startMs = readTime(v, 'startMs', 'start', problems)
   const endMs = readTime(v, 'endMs', 'end', problems)
   if (startMs !== null && endMs !== null && endMs <= startMs) problems.push('end must be after start')
@@ -177,7 +180,8 @@ export function campaignToFields(c: Campaign): Record<string, string> {
   if (c.impressionGoal !== null) f['impressionGoal'] = String(c.impressionGoal)
   if (c.startMs !== null) f['startMs'] = String(c.startMs)
   if (c.endMs !== null) f['endMs'] = String(c.endMs)
-  if (c.frequencyCaps.length > 0) f['frequencyCaps'] = c.frequencyCaps.map((x) => `${x.window}:${x.max}`).join(',')
+  if (c.frequencyCaps.length > 0)
+    f['frequencyCaps'] = c.frequencyCaps.map((x) => `${x.window}:${x.max}`).join(',')
   return f
 }
 

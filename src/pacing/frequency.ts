@@ -95,7 +95,11 @@ export interface IndexedCap {
  * True when one more impression would break a cap. `extra` is what this instance knows the store
  * does not count yet (impressions reserved or billed here since the counters were read).
  */
-export function isCapReached(caps: readonly IndexedCap[], counts: readonly number[] | undefined, extra: number) {
+export function isCapReached(
+  caps: readonly IndexedCap[],
+  counts: readonly number[] | undefined,
+  extra: number,
+) {
   for (let i = 0; i < caps.length; i++) {
     const cap = caps[i]!
     const seen = (counts === undefined ? 0 : counts[cap.index]!) + extra

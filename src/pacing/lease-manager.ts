@@ -374,7 +374,8 @@ export class LeaseManager {
     for (const lease of this.#campaigns.values()) {
       if (!lease.isBudgeted || lease.isRefilling) continue
       if (!isLive(lease.campaign, nowMs) || nowMs - lease.lastDemandAtMs > this.#s.idleReturnMs) {
-        if (!isOnDemand && lease.availableMicros + lease.availableImps > 0) calls.push(this.#returnAvailable(lease))
+        if (!isOnDemand && lease.availableMicros + lease.availableImps > 0)
+          calls.push(this.#returnAvailable(lease))
         continue
       }
       if (isOnDemand && (!lease.needsRefill || lease.mode === 'exhausted')) continue

@@ -61,7 +61,10 @@ function zeros<K extends string>(keys: readonly K[]): Record<K, number> {
   return out
 }
 
-function drain<K extends string>(counts: Record<K, number>, into: Readonly<Record<K, { inc(n?: number): void }>>) {
+function drain<K extends string>(
+  counts: Record<K, number>,
+  into: Readonly<Record<K, { inc(n?: number): void }>>,
+) {
   for (const k in counts) {
     const n = counts[k]
     if (n > 0) {
@@ -70,4 +73,3 @@ function drain<K extends string>(counts: Record<K, number>, into: Readonly<Recor
     }
   }
 }
-

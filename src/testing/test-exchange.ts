@@ -26,7 +26,7 @@ export async function startTestExchange(
     config,
     log: SILENT_LOG,
     seed: extra.seed ?? null,
-    facts: extra.facts ?? null,
+    ...(extra.facts !== undefined ? { facts: extra.facts } : {}),
     defaultMetrics: false,
   })
   const url = `http://127.0.0.1:${app.port}`

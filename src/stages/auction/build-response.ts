@@ -6,12 +6,19 @@ import type { AuctionContext, ImpWinner } from '../../pipeline/auction-context.j
  * seat, `cur` = the exchange currency. The winner's adm/nurl/burl/lurl get the OpenRTB auction
  * macros substituted, with the clearing price.
  */
-export function buildBidResponse(ctx: AuctionContext, currency: string, bidId: string): string {
+export function buildBidResponse(
+  ctx: AuctionContext,
+  currency: string,
+  bidId: string,
+  rewriteNotices?: (ctx: AuctionContext, winner: ImpWinner, bid: Bid) => void,
+): string {
   const seats = new Map<string, Bid[]>()
   for (const winner of ctx.winners) {
     if (winner === null) continue
     const seat = winner.candidate.seat
     const bid = winningBid(ctx, winner, currency)
+    // Our signed notice URLs, carrying the DSP's own (macros substituted) to forward to: pacing/notice-urls.ts
+    rewriteNotices?.(ctx, winner, bid)
     const list = seats.get(seat)
     if (list === undefined) seats.set(seat, [bid])
     else list.push(bid)

@@ -29,8 +29,6 @@ const FORM_CODES: Readonly<Record<FilterForm, number>> = { range: RANGE, term: T
  * blocks are aligned to multiples of 16 words (a walk is bound by cache misses, not by ALU work).
  */
 const BLOCK_WORDS = 16
-/** Kept candidates per imp before the final cut (formats × KEEP_PER_IMP, or a scan chunk). */
-const MAX_KEPT = 128
 
 export interface FilterEngineOptions {
   /** false: scan every creative with every filter as a per-candidate check (the no-index baseline). */
@@ -88,9 +86,10 @@ export class FilterEngine {
   // Scratch.
   readonly #ords = new Int32Array(32)
   readonly #one = new Int32Array(1)
-  #kept: HouseCreative[] = []
-  readonly #keptAd = new Int32Array(MAX_KEPT)
-  readonly #keptPos = new Int32Array(MAX_KEPT)
+  /** The best ads so far for the imp, sorted by ad rank: creative ordinal, ad, format position. */
+  readonly #keptOrd = new Int32Array(KEEP_PER_IMP)
+  readonly #keptAd = new Int32Array(KEEP_PER_IMP)
+  readonly #keptPos = new Int32Array(KEEP_PER_IMP)
   #keptCount = 0
   readonly #acc = new Int32Array(BLOCK_WORDS)
   readonly #any = new Uint32Array(BLOCK_WORDS)
@@ -149,16 +148,15 @@ export class FilterEngine {
 
   /** One imp; the request must have gone through select() (or beginRequest) first. */
   selectImp(impIndex: number, request: BidRequest, floor: number): HouseCreative[] {
-    const kept: HouseCreative[] = []
-    if (floor < 0 || this.#ix!.creativeCount === 0) return kept
+    if (floor < 0 || this.#ix!.creativeCount === 0) return []
     this.input.beginImp(impIndex, request.imp[impIndex]!, floor)
     this.#prepare(this.#impScoped)
     this.#assemble()
-    this.#kept = kept
     this.#keptCount = 0
     if (this.#useIndex) this.#selectIndexed()
     else this.#selectLinear()
-    this.#finishKept()
+    const kept: HouseCreative[] = new Array(this.#keptCount)
+    for (let i = 0; i < this.#keptCount; i++) kept[i] = this.#ix!.creatives[this.#keptOrd[i]!]!
     return kept
   }
 
@@ -272,15 +270,18 @@ export class FilterEngine {
   }
 
   /**
-   * Walks [start, end) in blocks of words, best-paying first; true when it stopped early with
-   * KEEP_PER_IMP new ads. Blocks start small (the best ads are often eligible) and double.
+   * Walks [start, end) block by block, best-paying first; true when it stopped early because the
+   * rest of the run ranks below the KEEP_PER_IMP ads already kept (for this or an earlier format).
    */
   #walkRun(start: number, end: number, formatPos: number): boolean {
     const acc = this.#acc
     const ords = this.#ords
+    const creativeAd = this.#ix!.creativeAd
     const lastWord = (end - 1) >>> 5
-    let found = 0
     for (let w = start >>> 5; w <= lastWord; w = (w | (BLOCK_WORDS - 1)) + 1) {
+      if (this.#keptCount === KEEP_PER_IMP && creativeAd[Math.max(w << 5, start)]! > this.#keptAd[KEEP_PER_IMP - 1]!) {
+        return true
+      }
       const count = Math.min((w | (BLOCK_WORDS - 1)) + 1, lastWord + 1) - w
       let live = 0
       for (let b = 0; b < count; b++) live |= acc[b] = rangeWordMask(w + b, start, end)
@@ -294,9 +295,7 @@ export class FilterEngine {
           n = this.#preds[p]!.keep(ords, n, this.input)
           this.rejected[this.#predOwner[p]!]! += (before - n) * this.#countWeight
         }
-        for (let i = 0; i < n; i++) {
-          if (this.#collect(ords[i]!, formatPos) && ++found === KEEP_PER_IMP) return true
-        }
+        for (let i = 0; i < n; i++) this.#collect(ords[i]!, formatPos)
       }
     }
     return false
@@ -361,7 +360,7 @@ export class FilterEngine {
         this.rejected[this.#predOwner[p]!]! += (before - n) * this.#countWeight
       }
       for (let i = 0; i < n; i++) this.#collectLinear(ords[i]!)
-      if (this.#keptCount >= KEEP_PER_IMP && ix.creativeAd[byRank[to - 1]!]! > this.#keptAd[this.#keptCount - 1]!) break
+      if (this.#keptCount === KEEP_PER_IMP && ix.creativeAd[byRank[to - 1]!]! > this.#keptAd[KEEP_PER_IMP - 1]!) break
     }
     if (this.#isProfilePending) {
       this.#profileLinear()
@@ -369,15 +368,26 @@ export class FilterEngine {
     }
   }
 
-  /** Adds a creative of an ad not kept yet; true when it was added. */
-  #collect(ord: number, formatPos: number): boolean {
+  /**
+   * Offers a creative: kept when its ad is not kept yet and ranks among the best KEEP_PER_IMP so
+   * far (the list stays sorted by ad rank, i.e. price then id).
+   */
+  #collect(ord: number, formatPos: number): void {
     const ad = this.#ix!.creativeAd[ord]!
-    for (let i = 0; i < this.#keptCount; i++) if (this.#keptAd[i] === ad) return false
-    if (this.#keptCount === MAX_KEPT) return false
-    this.#kept.push(this.#ix!.creatives[ord]!)
-    this.#keptAd[this.#keptCount] = ad
-    this.#keptPos[this.#keptCount++] = formatPos
-    return true
+    const keptAd = this.#keptAd
+    let n = this.#keptCount
+    if (n === KEEP_PER_IMP && ad >= keptAd[n - 1]!) return
+    for (let i = 0; i < n; i++) if (keptAd[i] === ad) return
+    if (n < KEEP_PER_IMP) this.#keptCount = ++n
+    let i = n - 1
+    for (; i > 0 && keptAd[i - 1]! > ad; i--) {
+      keptAd[i] = keptAd[i - 1]!
+      this.#keptOrd[i] = this.#keptOrd[i - 1]!
+      this.#keptPos[i] = this.#keptPos[i - 1]!
+    }
+    keptAd[i] = ad
+    this.#keptOrd[i] = ord
+    this.#keptPos[i] = formatPos
   }
 
   /**
@@ -391,31 +401,12 @@ export class FilterEngine {
     for (let i = 0; i < this.#keptCount; i++) {
       if (this.#keptAd[i] !== ad) continue
       if (pos < this.#keptPos[i]!) {
-        this.#kept[i] = ix.creatives[ord]!
+        this.#keptOrd[i] = ord
         this.#keptPos[i] = pos
       }
       return
     }
-    if (this.#keptCount < KEEP_PER_IMP) this.#collect(ord, pos)
-  }
-
-  /** Best first (ads are ranked by price, then id), cut to KEEP_PER_IMP. */
-  #finishKept(): void {
-    const kept = this.#kept
-    const keptAd = this.#keptAd
-    for (let i = 1; i < this.#keptCount; i++) {
-      const c = kept[i]!
-      const a = keptAd[i]!
-      let j = i - 1
-      while (j >= 0 && keptAd[j]! > a) {
-        kept[j + 1] = kept[j]!
-        keptAd[j + 1] = keptAd[j]!
-        j--
-      }
-      kept[j + 1] = c
-      keptAd[j + 1] = a
-    }
-    if (kept.length > KEEP_PER_IMP) kept.length = KEEP_PER_IMP
+    this.#collect(ord, pos)
   }
 
   /** Times each active term over a window of the run and each predicate over its candidates. */

@@ -4,11 +4,18 @@ import type { Reservation } from '../../pacing/campaign-lease.js'
 import { isCapReached } from '../../pacing/frequency.js'
 import type { LeaseManager } from '../../pacing/lease-manager.js'
 import { LocalFrequency } from '../../pacing/local-frequency.js'
+import type { NoticeRewriter } from '../../pacing/notice-urls.js'
 import type { AuctionContext } from '../../pipeline/auction-context.js'
 import type { Stage } from '../../pipeline/stage.js'
 
 export interface PaceStageDeps {
   readonly leases: LeaseManager
+}
+
+/** What the exchange needs from pacing: the leases, and the notice URLs written into responses. */
+export interface PacingHooks {
+  readonly leases: LeaseManager
+  readonly rewriteNotices: NoticeRewriter
 }
 
 /**

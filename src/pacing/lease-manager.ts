@@ -445,7 +445,7 @@ export class LeaseManager {
     lease.leaseMicros -= micros
     lease.leaseImps -= imps
     try {
-      const back = await this.#deps.store.returnLease(this.#id, lease.id, micros, imps)
+      const back = await this.#deps.store.returnLease(this.#id, lease.id, micros, imps, this.#now())
       this.counters.returnedMicros += back.micros
     } catch {
       this.#storeError('return')
@@ -483,6 +483,7 @@ export class LeaseManager {
         instance: first.instance,
         campaignId: first.lease.id,
         seqs: group.map((r) => r.seq),
+        nowMs,
         markerTtlMs: this.#s.commitGraceMs + MARKER_RETENTION_MS,
       })
       for (const res of resolutions) {

@@ -250,7 +250,7 @@ export function createMemoryPacingStore(options: { data?: MemoryPacingData } = {
       }
     },
 
-    async returnLease(instance, campaignId, micros, imps): Promise<Amounts> {
+    async returnLease(instance, campaignId, micros, imps, nowMs): Promise<Amounts> {
       guard()
       const own = leasesOf(campaignId).get(instance)
       if (own === undefined) return { micros: 0, imps: 0 }
@@ -259,7 +259,7 @@ export function createMemoryPacingStore(options: { data?: MemoryPacingData } = {
       own.m -= m
       own.i -= i
       if (own.m === 0 && own.i === 0) leasesOf(campaignId).delete(instance)
-      const l = ledgerOf(campaignId, Date.now())
+      const l = ledgerOf(campaignId, nowMs)
       l.leased -= m
       l.leasedImps -= i
       return { micros: m, imps: i }
@@ -300,7 +300,7 @@ export function createMemoryPacingStore(options: { data?: MemoryPacingData } = {
 
     async resolveExpired(r): Promise<Resolution[]> {
       guard()
-      const nowMs = Date.now()
+      const nowMs = r.nowMs
       return r.seqs.map((seq) => {
         const key = `${r.campaignId}\n${r.instance}.${seq}`
         if (setMarker(key, 'x', nowMs + r.markerTtlMs, nowMs)) return { seq, committedMicros: null }

@@ -1,5 +1,6 @@
 import type { AdRecord } from '../catalog/ad.js'
 import { ExchangeError } from '../errors.js'
+import { decodeCounters } from '../pacing/frequency.js'
 import {
   type ContextData,
   type ContextKind,
@@ -25,6 +26,8 @@ export interface MemoryStoreData {
   readonly domains: Map<string, ContextData>
   readonly pages: Map<string, ContextData>
   readonly publishers: Map<string, PublisherSettings>
+  /** user → `ad:fc:{u:ID}` fields; written by the memory pacing store (memory-pacing-store.ts). */
+  readonly frequency: Map<string, Map<string, string>>
   readonly peers: Set<(version: number) => void>
   version: number
 }
@@ -37,6 +40,7 @@ export function createMemoryStoreData(): MemoryStoreData {
     domains: new Map(),
     pages: new Map(),
     publishers: new Map(),
+    frequency: new Map(),
     peers: new Set(),
     version: 0,
   }
@@ -88,7 +92,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): ExchangeSto
     if (members.size === 0) data.categories.delete(category)
   }
 
-  return {
+  const store: ExchangeStore = {
     kind: 'memory',
     async connect() {
       return !isClosed
@@ -106,6 +110,10 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): ExchangeSto
         (want & Want.publisher) !== 0 && keys.publisherId !== null
           ? (data.publishers.get(keys.publisherId) ?? null)
           : null
+      if ((want & Want.frequency) !== 0 && keys.userId !== null) {
+        const frequency = decodeCounters(data.frequency.get(keys.userId) ?? [], Date.now())
+        return Promise.resolve({ userCategories, pageContext, domainContext, publisher, frequency })
+      }
       if (userCategories === null && pageContext === null && domainContext === null && publisher === null) {
         return Promise.resolve(EMPTY_DECORATION)
       }
@@ -208,4 +216,16 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): ExchangeSto
       data.peers.delete(ring)
     },
   }
+  FREQUENCY_OF.set(store, data.frequency)
+  return store
+}
+
+const FREQUENCY_OF = new WeakMap<ExchangeStore, Map<string, Map<string, string>>>()
+
+/**
+ * The frequency counters behind a memory store, which the memory pacing store increments (one
+ * process, no Dragonfly: both halves share the map). Null for any other store.
+ */
+export function memoryFrequencyOf(store: ExchangeStore): Map<string, Map<string, string>> | null {
+  return FREQUENCY_OF.get(store) ?? null
 }

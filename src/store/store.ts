@@ -1,4 +1,5 @@
 import type { AdRecord } from '../catalog/ad.js'
+import type { FrequencyCounts } from '../pacing/frequency.js'
 
 /**
  * The exchange's shared data, behind one interface: Dragonfly (ioredis) in production, an in-memory
@@ -77,6 +78,11 @@ export interface StoreDecoration {
   readonly pageContext: ContextData | null
   readonly domainContext: ContextData | null
   readonly publisher: PublisherSettings | null
+  /**
+   * The user's frequency counters (`ad:fc:{u:ID}`), present only when `Want.frequency` was asked and
+   * the request has a user id; an empty map when the user has none.
+   */
+  readonly frequency?: FrequencyCounts
 }
 
 /**
@@ -91,6 +97,8 @@ export const Want = {
   domain: 4,
   publisher: 8,
   all: 15,
+  /** Opt-in (not in `all`): the user's frequency counters, for the pace stage's caps. */
+  frequency: 16,
 } as const
 
 /** The answer when nothing is found or nothing was asked: shared, so it costs no allocation. */

@@ -704,13 +704,14 @@ function openLoopTable(results: readonly ScenarioResult[]): string {
       ms(m.load.latency.p999Us),
       ms(m.load.latency.maxUs),
       pct(m.serverCpuShare),
+      m.serverCpuUsPerRequest.toFixed(1),
       m.dspCpuShare === null ? '-' : pct(m.dspCpuShare),
       ms(m.load.sendLag?.p99Us ?? Number.NaN),
       m.flags.join('; '),
     ]),
   )
   const headers = ['scenario', 'load', 'rate', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'srv CPU']
-  headers.push('DSP CPU', 'send lag p99 ms', 'flags')
+  headers.push('CPU µs/req', 'DSP CPU', 'send lag p99 ms', 'flags')
   return table(headers, rows)
 }
 

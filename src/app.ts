@@ -5,13 +5,17 @@ import type { Seed } from './catalog/seed.js'
 import type { Config, DspConfig } from './config/config.js'
 import { createExchange } from './exchange.js'
 import { registerAdminRoutes } from './http/admin-routes.js'
+import { registerCampaignRoutes } from './http/campaign-routes.js'
 import { createLoadShedder } from './http/load-shedder.js'
+import { registerNoticeRoutes } from './http/notice-routes.js'
 import { createHttpServer, type HttpServer } from './http/server.js'
 import { ExchangeMetrics } from './metrics/metrics.js'
+import { type PacingRuntime, startPacing } from './pacing/start-pacing.js'
 import { closeDspPools, createDspEndpoints, warmDspPools } from './stages/bid/dsp-endpoints.js'
 import type { FactsSource } from './stages/decorate/decorate-stage.js'
 import { createDecorator } from './stages/decorate/decoration-cache.js'
 import { createStore } from './store/create-store.js'
+import type { PacingStore } from './store/pacing-store.js'
 import type { ExchangeStore } from './store/store.js'
 import { writeSeed } from './store/write-seed.js'
 
@@ -26,8 +30,12 @@ export interface AppOptions {
   readonly store?: ExchangeStore
   /** Overrides the decoration (tests); by default the cache-aside decorator over the store. */
   readonly facts?: FactsSource | null
+  /** Budgets and leases; by default Dragonfly at config.dragonflyUrl, or embedded beside `store`. */
+  readonly pacingStore?: PacingStore
   /** Collect Node's default process metrics (off in tests that run many apps in one process). */
   readonly defaultMetrics?: boolean
+  /** Share the port with sibling worker threads (SO_REUSEPORT); otherwise the port is exclusive. */
+  readonly sharedPort?: boolean
   /** Answers GET /metrics; a worker thread asks the main thread for the whole process's metrics. */
   readonly scrapeMetrics?: () => Promise<string>
 }
@@ -37,6 +45,8 @@ export interface RunningApp {
   readonly metrics: ExchangeMetrics
   readonly catalog: CatalogHolder
   readonly store: ExchangeStore
+  /** Leases, budgets, pacing and notice signing (src/pacing). */
+  readonly pacing: PacingRuntime
   readonly server: HttpServer
   /** Stops accepting, waits for in-flight auctions (bounded), closes the DSP pools. */
   drain(): Promise<void>
@@ -68,6 +78,13 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
   const storeUpTimer = setInterval(() => metrics.storeUp.set(store.isAvailable() ? 1 : 0), 1_000)
   storeUpTimer.unref()
   metrics.storeUp.set(store.isAvailable() ? 1 : 0)
+  const pacing = await startPacing({
+    config,
+    store,
+    metrics,
+    log,
+    ...(options.pacingStore === undefined ? {} : { pacingStore: options.pacingStore }),
+  })
   const facts =
     options.facts !== undefined
       ? options.facts
@@ -77,13 +94,14 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
           negativeTtlMs: config.decoration.negativeTtlMs,
           maxEntries: config.decoration.maxEntries,
           deadlineMs: config.decoration.deadlineMs,
+          frequencyTtlMs: config.pacing.frequencyCacheTtlMs,
           onOutcome: (outcome) => metrics.decoration[outcome].inc(),
         })
   const dsps = createDspEndpoints(dspConfigs, (id) => metrics.dsps.get(id)!)
   await warmDspPools(dsps)
 
   let isDraining = false
-  const exchange = createExchange({ config, metrics, catalog, dsps, facts, log })
+  const exchange = createExchange({ config, metrics, catalog, dsps, facts, log, pacing: pacing.hooks })
   const shedder = createLoadShedder({
     ...config.overload,
     onLag: (lagMs) => metrics.eventLoopLagSeconds.set(lagMs / 1000),
@@ -96,21 +114,25 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     isDraining: () => isDraining,
     shedder,
     scrapeMetrics: options.scrapeMetrics ?? (() => metrics.scrape()),
-    extraRoutes: (app) =>
+    extraRoutes: (app) => {
       registerAdminRoutes(app, {
         token: config.adminToken,
         store,
         catalog,
         refreshCatalog: catalogSync.refresh,
-      }),
+      })
+      registerNoticeRoutes(app, pacing.notices)
+      registerCampaignRoutes(app, { token: config.adminToken, store: pacing.store, leases: pacing.leases })
+    },
   })
-  const port = await server.listen(config.host, config.port)
+  const port = await server.listen(config.host, config.port, { shared: options.sharedPort === true })
 
   return {
     port,
     metrics,
     catalog,
     store,
+    pacing,
     server,
     async drain() {
       if (isDraining) return
@@ -118,6 +140,8 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       server.stopListening()
       const giveUpAt = performance.now() + config.auction.maxTmaxMs + 1_000
       while (server.inFlight.count > 0 && performance.now() < giveUpAt) await sleep(5)
+      // Unspent leases go back to their campaigns while the store is still open.
+      await pacing.stop()
       await closeDspPools(dsps)
       shedder.stop()
       clearInterval(storeUpTimer)

@@ -22,7 +22,12 @@ export interface HttpServerDeps {
 export interface HttpServer {
   readonly app: TemplatedApp
   readonly inFlight: { count: number }
-  listen(host: string, port: number): Promise<number>
+  /**
+   * Listens on host:port. Exclusive by default: uWS otherwise binds with SO_REUSEPORT, and a second
+   * process started on the same port would silently take half the traffic. Worker threads of one
+   * process share the port on purpose (`shared: true`).
+   */
+  listen(host: string, port: number, options?: { shared?: boolean }): Promise<number>
   /** Stops accepting new connections; open keep-alive connections finish their requests. */
   stopListening(): void
 }
@@ -51,13 +56,16 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
   return {
     app,
     inFlight,
-    listen(host, port) {
+    listen(host, port, options = {}) {
       return new Promise((resolve, reject) => {
-        app.listen(host, port, (socket) => {
+        const onListen = (socket: us_listen_socket | false): void => {
           if (socket === false) return reject(new Error(`cannot listen on ${host}:${port}`))
           listenSocket = socket
           resolve(uws.us_socket_local_port(socket as never))
-        })
+        }
+        // The host+port+options overload exists natively; the bundled typings lack it.
+        const listen = app.listen as unknown as (h: string, p: number, o: number, cb: typeof onListen) => void
+        listen.call(app, host, port, options.shared ? LISTEN_SHARED : LISTEN_EXCLUSIVE, onListen)
       })
     },
     stopListening() {
@@ -66,6 +74,10 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     },
   }
 }
+
+/** uSockets listen options: LIBUS_LISTEN_DEFAULT (SO_REUSEPORT) and LIBUS_LISTEN_EXCLUSIVE_PORT. */
+const LISTEN_SHARED = 0
+const LISTEN_EXCLUSIVE = 1
 
 const KNOWN_ROUTES: readonly [string, string][] = [
   ['/openrtb2/auction', 'POST'],

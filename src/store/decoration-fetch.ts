@@ -1,4 +1,6 @@
 import type { Redis } from 'ioredis'
+import { decodeCounterList, decodeCounters } from '../pacing/frequency.js'
+import { PacingKeys } from './pacing-store.js'
 import { commaList, fieldsToContext, fieldsToPublisher, Keys } from './redis-codec.js'
 import {
   type ContextData,
@@ -41,7 +43,8 @@ export type DecorationFetch = (keys: DecorationKeys, want: DecorationWant) => Pr
 
 /**
  * One reply for the whole decoration, flat: [user categories joined by ',', page categories, page
- * flags, page sentiment, domain ×3, publisher floor, bcat, badv]. A part whose key does not exist
+ * flags, page sentiment, domain ×3, publisher floor, bcat, badv] and, only when asked (a 5th part
+ * flag), the user's frequency counters as `field=value` pairs joined by ','. A part whose key does not exist
  * is nil (false) in all its slots; an existing hash has '' for a missing field. pcall: a key of the
  * wrong type (hand-written by mistake) reads as missing instead of failing the whole decoration.
  * Every key is declared in KEYS, as Dragonfly requires. No shebang flags: Redis 7 and Dragonfly
@@ -71,14 +74,24 @@ end
 if string.byte(parts, 2) == 49 then hash(2, 'categories', 'flags', 'sentiment') end
 if string.byte(parts, 3) == 49 then hash(5, 'categories', 'flags', 'sentiment') end
 if string.byte(parts, 4) == 49 then hash(8, 'floor', 'bcat', 'badv') end
+if string.byte(parts, 5) == 49 then
+  local fields = redis.pcall('HGETALL', KEYS[k])
+  k = k + 1
+  local flat = {}
+  if ok(fields) then
+    for j = 1, #fields, 2 do flat[#flat + 1] = fields[j] .. '=' .. fields[j + 1] end
+  end
+  out[11] = table.concat(flat, ',')
+end
 return out
 `
 
-/** ARGV[1] of the script for each want mask: one '0'/'1' per part, user, page, domain, publisher. */
+/** ARGV[1] of the script for each want mask: one '0'/'1' per part, user, page, domain, publisher, frequency. */
 const PART_FLAGS: readonly string[] = Array.from(
-  { length: 16 },
+  { length: 32 },
   (_, mask) =>
-    `${mask & Want.user ? 1 : 0}${mask & Want.page ? 1 : 0}${mask & Want.domain ? 1 : 0}${mask & Want.publisher ? 1 : 0}`,
+    `${mask & Want.user ? 1 : 0}${mask & Want.page ? 1 : 0}${mask & Want.domain ? 1 : 0}${mask & Want.publisher ? 1 : 0}` +
+    `${mask & Want.frequency ? 1 : 0}`,
 )
 
 const SCRIPT_COMMAND = 'exchangeDecorate'
@@ -94,6 +107,7 @@ function effectiveWant(keys: DecorationKeys, want: DecorationWant): number {
   if ((want & Want.page) !== 0 && keys.pageUrl !== null) mask |= Want.page
   if ((want & Want.domain) !== 0 && keys.domain !== null) mask |= Want.domain
   if ((want & Want.publisher) !== 0 && keys.publisherId !== null) mask |= Want.publisher
+  if ((want & Want.frequency) !== 0 && keys.userId !== null) mask |= Want.frequency
   return mask
 }
 
@@ -121,6 +135,7 @@ export function createDecorationFetch(client: Redis, strategy: DecorationFetchSt
       if (mask & Want.page) pipe.hgetall(Keys.pageContext(keys.pageUrl!))
       if (mask & Want.domain) pipe.hgetall(Keys.domainContext(keys.domain!))
       if (mask & Want.publisher) pipe.hgetall(Keys.publisher(keys.publisherId!))
+      if (mask & Want.frequency) pipe.hgetall(PacingKeys.frequency(keys.userId!))
       return pipe.exec().then((results) => {
         const replies: unknown[] = []
         for (const [err, value] of results ?? []) {
@@ -141,6 +156,7 @@ export function createDecorationFetch(client: Redis, strategy: DecorationFetchSt
     if (mask & Want.page) pending.push(client.hgetall(Keys.pageContext(keys.pageUrl!)))
     if (mask & Want.domain) pending.push(client.hgetall(Keys.domainContext(keys.domain!)))
     if (mask & Want.publisher) pending.push(client.hgetall(Keys.publisher(keys.publisherId!)))
+    if (mask & Want.frequency) pending.push(client.hgetall(PacingKeys.frequency(keys.userId!)))
     return Promise.all(pending).then((replies) => fromCommandReplies(mask, replies))
   }
 }
@@ -151,6 +167,7 @@ function wantedKeys(keys: DecorationKeys, mask: number): string[] {
   if (mask & Want.page) out.push(Keys.pageContext(keys.pageUrl!))
   if (mask & Want.domain) out.push(Keys.domainContext(keys.domain!))
   if (mask & Want.publisher) out.push(Keys.publisher(keys.publisherId!))
+  if (mask & Want.frequency) out.push(PacingKeys.frequency(keys.userId!))
   return out
 }
 
@@ -162,6 +179,11 @@ function fromScriptReply(reply: unknown[]): StoreDecoration {
   const domainContext = contextAt(reply, 4)
   const floor = reply[7]
   const publisher = typeof floor === 'string' ? fieldsToPublisher(floor, str(reply[8]), str(reply[9])) : null
+  const counters = reply[10]
+  if (typeof counters === 'string') {
+    const frequency = decodeCounterList(counters, Date.now())
+    return { userCategories, pageContext, domainContext, publisher, frequency }
+  }
   if (userCategories === null && pageContext === null && domainContext === null && publisher === null) {
     return EMPTY_DECORATION
   }
@@ -194,6 +216,10 @@ function fromCommandReplies(mask: number, replies: unknown[]): StoreDecoration {
   if (mask & Want.publisher) {
     const hash = replies[i++] as Record<string, string>
     publisher = isEmptyHash(hash) ? null : fieldsToPublisher(hash['floor'], hash['bcat'], hash['badv'])
+  }
+  if (mask & Want.frequency) {
+    const frequency = decodeCounters(Object.entries(replies[i++] as Record<string, string>), Date.now())
+    return { userCategories, pageContext, domainContext, publisher, frequency }
   }
   return { userCategories, pageContext, domainContext, publisher }
 }

@@ -2,7 +2,13 @@ import { Redis } from 'ioredis'
 import { type Campaign, campaignToFields, fieldsToCampaign } from '../pacing/campaign.js'
 import { decodeCounters } from '../pacing/frequency.js'
 import { reconnectDelayMs } from './dragonfly-store.js'
-import { markerPrice, parseInboxEntry } from './memory-pacing-store.js'
+import {
+  createMemoryPacingData,
+  createMemoryPacingStore,
+  markerPrice,
+  parseInboxEntry,
+} from './memory-pacing-store.js'
+import { memoryFrequencyOf } from './memory-store.js'
 import {
   type Amounts,
   type CommitOutcome,
@@ -13,7 +19,7 @@ import {
   type ReapResult,
   type Resolution,
 } from './pacing-store.js'
-import type { StoreLog } from './store.js'
+import type { ExchangeStore, StoreLog } from './store.js'
 
 /*
  * The scripts. Each declares every key it touches in KEYS (Dragonfly refuses undeclared keys), all
@@ -553,4 +559,16 @@ function leasesFromHash(h: Record<string, string>): Record<string, Amounts> {
     else entry.imps = Number(value)
   }
   return out
+}
+
+/**
+ * The pacing store for a Dragonfly URL, or the embedded one. The embedded one shares its frequency
+ * counters with the embedded ExchangeStore, so the decoration reads what billing notices wrote.
+ */
+export function createPacingStore(url: string | null, exchangeStore: ExchangeStore, log: StoreLog): PacingStore {
+  if (url === null || url === '') {
+    const frequency = memoryFrequencyOf(exchangeStore) ?? undefined
+    return createMemoryPacingStore({ data: createMemoryPacingData(frequency) })
+  }
+  return createDragonflyPacingStore(url, { log })
 }

@@ -7,7 +7,11 @@ import type { CommitRequest, LeaseRequest, PacingStore } from './pacing-store.js
  * The semantics every PacingStore must have, run against the embedded store and a real
  * redis-server. `open` returns stores that share one data set (several "instances"), freshly empty.
  */
-export function pacingStoreContract(name: string, open: (count: number) => Promise<PacingStore[]>, skip = false) {
+export function pacingStoreContract(
+  name: string,
+  open: (count: number) => Promise<PacingStore[]>,
+  skip = false,
+) {
   const T0 = Date.UTC(2026, 4, 1, 12) // noon UTC: a day boundary is 12 h away either side
   const DAY = 86_400_000
 
@@ -89,7 +93,9 @@ export function pacingStoreContract(name: string, open: (count: number) => Promi
     it('caps one grant at the lease fraction of what remains, never below one impression', async () => {
       const [s] = await open(1)
       await s!.putCampaign(campaign('c1', { lifetimeBudgetMicros: 100_000 }))
-      const a = await s!.lease(leaseReq('c1', { wantMicros: 50_000, wantImps: 10, leaseFractionPpm: 100_000 }))
+      const a = await s!.lease(
+        leaseReq('c1', { wantMicros: 50_000, wantImps: 10, leaseFractionPpm: 100_000 }),
+      )
       assert.equal(a.grantMicros, 10_000) // 10% of 100k
       assert.equal(a.grantImps, 10) // impressions unlimited: granted as asked
       assert.equal(a.ledger.remainingImps, -1)
@@ -100,7 +106,9 @@ export function pacingStoreContract(name: string, open: (count: number) => Promi
     it('switches to last-mile grants of one impression near exhaustion', async () => {
       const [s] = await open(1)
       await s!.putCampaign(campaign('c1', { impressionGoal: 5, lifetimeBudgetMicros: 1_000_000 }))
-      const r = await s!.lease(leaseReq('c1', { wantMicros: 5_000, wantImps: 5, liveInstances: 3, lastMileUnits: 2 }))
+      const r = await s!.lease(
+        leaseReq('c1', { wantMicros: 5_000, wantImps: 5, liveInstances: 3, lastMileUnits: 2 }),
+      )
       assert.deepEqual([r.isLastMile, r.grantImps, r.grantMicros], [true, 1, 1_000])
     })
 
@@ -141,7 +149,10 @@ export function pacingStoreContract(name: string, open: (count: number) => Promi
       await a!.putCampaign(campaign('c1', { lifetimeBudgetMicros: 100_000 }))
       await a!.lease(leaseReq('c1', { wantMicros: 10_000, wantImps: 10 }))
       assert.equal(await b!.commit(commitReq('c1', { seq: 3, handler: 'i2', priceMicros: 1_500 })), 'counted')
-      assert.equal(await b!.commit(commitReq('c1', { seq: 3, handler: 'i2', priceMicros: 1_500 })), 'duplicate')
+      assert.equal(
+        await b!.commit(commitReq('c1', { seq: 3, handler: 'i2', priceMicros: 1_500 })),
+        'duplicate',
+      )
       const r = await a!.lease(leaseReq('c1'))
       assert.deepEqual(r.inbox, [{ seq: 3, priceMicros: 1_500 }])
       assert.deepEqual((await a!.lease(leaseReq('c1'))).inbox, [])
@@ -152,7 +163,13 @@ export function pacingStoreContract(name: string, open: (count: number) => Promi
       await s!.putCampaign(campaign('c1', { lifetimeBudgetMicros: 100_000 }))
       await s!.lease(leaseReq('c1', { wantMicros: 10_000, wantImps: 10 }))
       assert.equal(await s!.commit(commitReq('c1', { seq: 1, priceMicros: 900 })), 'counted')
-      const res = await s!.resolveExpired({ instance: 'i1', campaignId: 'c1', seqs: [1, 2], nowMs: T0, markerTtlMs: 60_000 })
+      const res = await s!.resolveExpired({
+        instance: 'i1',
+        campaignId: 'c1',
+        seqs: [1, 2],
+        nowMs: T0,
+        markerTtlMs: 60_000,
+      })
       assert.deepEqual(res, [
         { seq: 1, committedMicros: 900 },
         { seq: 2, committedMicros: null },

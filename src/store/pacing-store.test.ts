@@ -2,8 +2,8 @@ import { after, before } from 'node:test'
 import { type RedisServer, redisSkipReason, startRedisServer } from '../testing/redis-server.js'
 import { createDragonflyPacingStore } from './dragonfly-pacing-store.js'
 import { createMemoryPacingData, createMemoryPacingStore } from './memory-pacing-store.js'
-import type { PacingStore } from './pacing-store.js'
 import { pacingStoreContract } from './pacing-store.contract.js'
+import type { PacingStore } from './pacing-store.js'
 
 const QUIET = { warn() {}, info() {} }
 
@@ -29,7 +29,9 @@ pacingStoreContract(
   async (count) => {
     await Promise.all(open.splice(0).map((s) => s.close()))
     await server!.command('FLUSHALL')
-    const stores = Array.from({ length: count }, () => createDragonflyPacingStore(server!.url, { log: QUIET }))
+    const stores = Array.from({ length: count }, () =>
+      createDragonflyPacingStore(server!.url, { log: QUIET }),
+    )
     open.push(...stores)
     await Promise.all(stores.map((s) => s.connect()))
     return stores

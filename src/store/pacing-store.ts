@@ -34,7 +34,13 @@ export interface PacingStore {
    */
   lease(request: LeaseRequest): Promise<LeaseReply>
   /** Gives unspent lease back to the campaign's budget; answers what was actually returned. */
-  returnLease(instance: string, campaignId: string, micros: number, imps: number, nowMs: number): Promise<Amounts>
+  returnLease(
+    instance: string,
+    campaignId: string,
+    micros: number,
+    imps: number,
+    nowMs: number,
+  ): Promise<Amounts>
   /** Counts a billing notice once: 'counted' the first time, 'duplicate' after, 'expired' when late. */
   commit(request: CommitRequest): Promise<CommitOutcome>
   /**

@@ -114,3 +114,13 @@ export function bidResponse(
     ],
   })
 }
+
+/** Resolves once the DSP has received at least `n` bid requests in all (bounded wait). */
+export async function waitForCalls(dsp: MockDsp, n: number, timeoutMs = 5_000): Promise<void> {
+  const giveUpAt = performance.now() + timeoutMs
+  while (dsp.calls.length < n) {
+    if (performance.now() > giveUpAt)
+      throw new Error(`the DSP got ${dsp.calls.length} of ${n} calls in ${timeoutMs} ms`)
+    await new Promise((r) => setTimeout(r, 1))
+  }
+}

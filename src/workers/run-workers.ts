@@ -1,3 +1,4 @@
+import { createServer } from 'node:net'
 import { Worker } from 'node:worker_threads'
 import { AggregatorRegistry, type Registry } from 'prom-client'
 import type { Config, DspConfig } from '../config/config.js'
@@ -26,6 +27,10 @@ export interface WorkerPoolOptions {
  */
 export async function runWorkers(options: WorkerPoolOptions): Promise<WorkerPool> {
   const entry = new URL('./worker-entry.js', import.meta.url)
+  // The workers bind with SO_REUSEPORT; first make sure no other process holds the port (and turn
+  // port 0 into one concrete port that all workers share).
+  const port = await claimPort(options.config.host, options.config.port)
+  const config = { ...options.config, port }
   const workers: Worker[] = []
   const pendingJson = new Map<
     number,
@@ -52,7 +57,7 @@ export async function runWorkers(options: WorkerPoolOptions): Promise<WorkerPool
 
   const ports = await Promise.all(
     Array.from({ length: options.config.workers }, (_, index) => {
-      const worker = new Worker(entry, { workerData: { config: options.config, dsps: options.dsps, index } })
+      const worker = new Worker(entry, { workerData: { config, dsps: options.dsps, index } })
       workers.push(worker)
       return new Promise<number>((resolve, reject) => {
         worker.on('error', (err) => {
@@ -91,4 +96,17 @@ export async function runWorkers(options: WorkerPoolOptions): Promise<WorkerPool
       )
     },
   }
+}
+
+/** Binds host:port without SO_REUSEPORT and releases it: fails if another process holds it. */
+function claimPort(host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen({ host, port, exclusive: true }, () => {
+      const address = server.address()
+      const claimed = typeof address === 'object' && address !== null ? address.port : port
+      server.close(() => resolve(claimed))
+    })
+  })
 }

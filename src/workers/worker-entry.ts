@@ -18,6 +18,7 @@ async function runWorker(): Promise<void> {
     dsps,
     seed: loadSeed(config),
     defaultMetrics: false,
+    sharedPort: true,
     scrapeMetrics: () =>
       new Promise<string>((resolve) => {
         const id = nextId++

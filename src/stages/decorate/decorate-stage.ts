@@ -71,6 +71,7 @@ function mergeSignals(ctx: AuctionContext, facts: StoreFacts | null): RequestSig
     bcat: union(req.bcat, publisher?.bcat),
     badv: union(req.badv, publisher?.badv),
     degraded: facts !== null && (facts.source === 'none' || facts.source === 'partial'),
+    frequency: facts?.frequency ?? null,
   }
 }
 

@@ -1,3 +1,4 @@
+import type { FrequencyCounts } from '../../pacing/frequency.js'
 import {
   type ContextData,
   type DecorationKeys,
@@ -28,6 +29,11 @@ export interface DecoratorDeps {
   readonly negativeTtlMs: number
   /** Entries kept per part (users, pages, domains, publishers); the oldest go first. */
   readonly maxEntries: number
+  /**
+   * Also read the user's frequency counters (Want.frequency) in the same round trip, reused this
+   * long (short: billings move them). Absent = not read, and decorations carry no `frequency`.
+   */
+  readonly frequencyTtlMs?: number
   /** How long an auction waits for the store on a miss before going on without it. */
   readonly deadlineMs: number
   /** Clock in ms (tests pass a fake one). */
@@ -118,6 +124,9 @@ export function createDecorator(deps: DecoratorDeps): Decorator {
   const pages = new PartCache<ContextData>(deps.maxEntries)
   const domains = new PartCache<ContextData>(deps.maxEntries)
   const publishers = new PartCache<PublisherSettings>(deps.maxEntries)
+  const counters = new PartCache<FrequencyCounts>(deps.maxEntries)
+  const frequencyTtlMs = deps.frequencyTtlMs ?? -1
+  const isCounting = frequencyTtlMs >= 0
   /** Bumped by clear(): answers to fetches started before it are dropped. */
   let generation = 0
 
@@ -128,6 +137,9 @@ export function createDecorator(deps: DecoratorDeps): Decorator {
     if (want & Want.domain) domains.set(keys.domain!, found.domainContext, at + ttlFor(found.domainContext))
     if (want & Want.publisher)
       publishers.set(keys.publisherId!, found.publisher, at + ttlFor(found.publisher))
+    if (want & Want.frequency && found.frequency !== undefined) {
+      counters.set(keys.userId!, found.frequency, at + frequencyTtlMs)
+    }
   }
 
   function ttlFor(value: unknown): number {
@@ -142,6 +154,8 @@ export function createDecorator(deps: DecoratorDeps): Decorator {
     if (want & Want.publisher && publishers.inFlight.get(keys.publisherId!) === flight) {
       publishers.inFlight.delete(keys.publisherId!)
     }
+    if (want & Want.frequency && counters.inFlight.get(keys.userId!) === flight)
+      counters.inFlight.delete(keys.userId!)
   }
 
   /** One store round trip for `want`; resolves true when it answered (and filled the cache). */
@@ -168,6 +182,7 @@ export function createDecorator(deps: DecoratorDeps): Decorator {
     if (want & Want.page) pages.inFlight.set(keys.pageUrl!, flight)
     if (want & Want.domain) domains.inFlight.set(keys.domain!, flight)
     if (want & Want.publisher) publishers.inFlight.set(keys.publisherId!, flight)
+    if (want & Want.frequency) counters.inFlight.set(keys.userId!, flight)
     return flight
   }
 
@@ -203,8 +218,16 @@ export function createDecorator(deps: DecoratorDeps): Decorator {
       if (e === undefined) missing++
       else publisher = e.value
     }
+    let frequency: FrequencyCounts | null | undefined
+    if (isCounting && keys.userId !== null) {
+      looked++
+      frequency = counters.get(keys.userId, at)?.value
+      if (frequency === undefined) missing++
+    }
     const source =
       missing === 0 ? (isStoreAnswered ? 'store' : 'cache') : missing < looked ? 'partial' : 'none'
+    // Counters not read stay absent: the pace stage keeps capped ads out (fail-closed).
+    if (frequency != null) return { userCategories, pageContext, domainContext, publisher, frequency, source }
     return { userCategories, pageContext, domainContext, publisher, source }
   }
 
@@ -226,6 +249,7 @@ export function createDecorator(deps: DecoratorDeps): Decorator {
     if (want & Want.page) share(pages.inFlight.get(keys.pageUrl!), Want.page)
     if (want & Want.domain) share(domains.inFlight.get(keys.domain!), Want.domain)
     if (want & Want.publisher) share(publishers.inFlight.get(keys.publisherId!), Want.publisher)
+    if (want & Want.frequency) share(counters.inFlight.get(keys.userId!), Want.frequency)
     if (own !== 0) flights.push(startFlight(keys, own))
 
     return new Promise<Decoration>((resolve) => {
@@ -277,8 +301,16 @@ export function createDecorator(deps: DecoratorDeps): Decorator {
         if (e === undefined) want |= Want.publisher
         else publisher = e.value
       }
+      let frequency: FrequencyCounts | null = null
+      if (isCounting && keys.userId !== null) {
+        const e = counters.get(keys.userId, at)
+        if (e === undefined) want |= Want.frequency
+        else frequency = e.value
+      }
       if (want !== 0) return miss(keys, want, at)
       onOutcome?.('hit')
+      if (frequency !== null)
+        return { userCategories, pageContext, domainContext, publisher, frequency, source: 'cache' }
       if (userCategories === null && pageContext === null && domainContext === null && publisher === null) {
         return NOTHING_CACHED
       }
@@ -291,10 +323,11 @@ export function createDecorator(deps: DecoratorDeps): Decorator {
       pages.clear()
       domains.clear()
       publishers.clear()
+      counters.clear()
     },
 
     get size() {
-      return users.size + pages.size + domains.size + publishers.size
+      return users.size + pages.size + domains.size + publishers.size + counters.size
     },
   }
 }

@@ -67,4 +67,4 @@ const SMOOTHING = 1 / 16
 /** Timer noise can make a measurement zero or negative; no filter is free. */
 const MIN_COST_NS = 0.001
 /** A filter that never rejects still gets a finite rank: it goes last, in a stable order. */
-const MIN_REJECT_RATE = 0.001
+const MIN_REJECT_RATE = 1e-6

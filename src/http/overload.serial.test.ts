@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { connect } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { type ChildExchange, startChildExchange } from '../testing/child-exchange.js'
-import { bidResponse, type MockDsp, startMockDsp } from '../testing/mock-dsp.js'
+import { bidResponse, type MockDsp, startMockDsp, waitForCalls } from '../testing/mock-dsp.js'
 import { bannerRequest } from '../testing/test-exchange.js'
 
 /** Sum of a histogram's bucket (or +Inf) counts in Prometheus text. */
@@ -78,7 +78,8 @@ describe('overload', () => {
     burstDsp = await startMockDsp((r) => ({
       kind: 'respond',
       status: 200,
-      delayMs: 30,
+      // Far slower than the auctions' tmax: only the deadline can make them answer in time.
+      delayMs: 200,
       body: bidResponse(r['id'], [{ impid: '1', price: 1 }]),
     }))
   })
@@ -96,7 +97,8 @@ describe('overload', () => {
         body: JSON.stringify(bannerRequest({ id: `fill-${i}`, tmax: 100 })),
       }),
     )
-    await new Promise((r) => setTimeout(r, 8))
+    // All 16 are in flight once the DSP has their calls (it holds them past their deadline).
+    await waitForCalls(dsp, 16)
     const shed = await sequentialRoundTrips(ex.port, JSON.stringify(bannerRequest({ id: 'shed' })), 20)
     await Promise.all(filling)
     const refused = shed.ms.filter((_, i) => shed.statuses[i] === '503').sort((a, b) => a - b)
@@ -125,23 +127,19 @@ describe('overload', () => {
         }).then((r) => r.status),
       ),
     )
-    assert.ok(
-      burst.every((s) => s === 200 || s === 204 || s === 503),
-      burst.join(','),
-    )
     const count = (s: number) => burst.filter((x) => x === s).length
-    // Some are served (a bid, or a no-bid when the DSP could not answer in time), the rest shed.
-    assert.ok(
-      count(503) > 0 && count(200) + count(204) > 0,
-      `served ${count(200)}, no-bid ${count(204)}, shed ${count(503)}`,
-    )
-    // The exchange's own clock: every answer of this burst in the ≤ 75 ms bucket (tmax 50).
+    // Served ones are no-bids (the DSP cannot answer in time); the rest are shed.
+    assert.equal(count(204) + count(503), burst.length, burst.join(','))
+    assert.ok(count(503) > 0 && count(204) > 0, `served ${count(204)}, shed ${count(503)}`)
+    // The exchange's own clock: every answer of this burst in the ≤ 100 ms bucket, for tmax 50
+    // against a DSP that takes 200 ms. The 50 ms margin is for a shared CI machine whose other
+    // test processes compete for the same two cores; the benchmark measures the real tail.
     const text = await (await fetch(`${ex.url}/metrics`)).text()
     const name = 'rtb_auction_duration_seconds'
     const late =
       bucket(text, name, '+Inf') -
-      bucket(text, name, '0.075') -
-      (bucket(before, name, '+Inf') - bucket(before, name, '0.075'))
-    assert.equal(late, 0, `${late} answers after 75 ms`)
+      bucket(text, name, '0.1') -
+      (bucket(before, name, '+Inf') - bucket(before, name, '0.1'))
+    assert.equal(late, 0, `${late} answers after 100 ms`)
   })
 })

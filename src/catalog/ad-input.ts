@@ -66,11 +66,24 @@ export function adToJson(ad: AdRecord): Record<string, unknown> {
     sizes: ad.sizes.map((s) => `${s.w}x${s.h}`),
     adomain: ad.advertiserDomain,
     campaign: ad.campaignId,
-    targeting: ad.targeting,
+    targeting:
+      ad.targeting.daypart === undefined
+        ? ad.targeting
+        : { ...ad.targeting, daypart: daypartToJson(ad.targeting.daypart) },
     ...(ad.mediaType === undefined ? {} : { mediaType: ad.mediaType }),
     ...(ad.status === undefined ? {} : { status: ad.status }),
     ...(ad.flight === undefined ? {} : { flight: flightToJson(ad.flight) }),
   }
+}
+
+function daypartToJson(d: AdDaypart): Record<string, unknown> {
+  const offset = d.utcOffsetMinutes
+  const abs = typeof offset === 'number' ? Math.abs(offset) : 0
+  const timezone =
+    offset === 'user'
+      ? 'user'
+      : `${offset < 0 ? '-' : '+'}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`
+  return { days: d.days, hours: d.hours, timezone }
 }
 
 function flightToJson(f: AdFlight): Record<string, string> {
@@ -111,7 +124,8 @@ function readFlight(v: unknown, problems: string[]): AdFlight | null {
   const f = v as Record<string, unknown>
   const start = instant(f['start'], 'flight.start', problems)
   const end = instant(f['end'], 'flight.end', problems)
-  if (start !== undefined && end !== undefined && end <= start) problems.push('flight.end must be after flight.start')
+  if (start !== undefined && end !== undefined && end <= start)
+    problems.push('flight.end must be after flight.start')
   return { ...(start === undefined ? {} : { startMs: start }), ...(end === undefined ? {} : { endMs: end }) }
 }
 
@@ -210,7 +224,8 @@ function readDaypart(v: unknown, problems: string[]): { daypart?: AdDaypart } {
   if (days.some((x) => x < 0 || x > 6)) problems.push('targeting.daypart.days are 0 (Sunday) to 6')
   if (hours.some((x) => x < 0 || x > 23)) problems.push('targeting.daypart.hours are 0 to 23')
   const offset = utcOffsetMinutes(d['timezone'] ?? 'user')
-  if (offset === null) problems.push('targeting.daypart.timezone must be "user", "UTC" or an offset like "-05:00"')
+  if (offset === null)
+    problems.push('targeting.daypart.timezone must be "user", "UTC" or an offset like "-05:00"')
   return { daypart: { days, hours, utcOffsetMinutes: offset ?? 0 } }
 }
 
@@ -230,7 +245,8 @@ function readKeyValues(v: unknown, problems: string[]): Record<string, string[]>
   }
   const out: Record<string, string[]> = {}
   for (const [key, values] of Object.entries(v)) {
-    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(key)) problems.push(`targeting.keyValues: bad key ${JSON.stringify(key)}`)
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(key))
+      problems.push(`targeting.keyValues: bad key ${JSON.stringify(key)}`)
     else out[key] = strings(values, `targeting.keyValues.${key}`, problems)
   }
   return out

@@ -1,7 +1,7 @@
 import type { AdDaypart, AdMediaType, AdRecord, AdSize, AdTargeting } from './ad.js'
 import { orInto, setBit, wordsFor } from './bitset.js'
 import type { HouseCreative } from './house-catalog.js'
-import { compilePolicies, type CompiledPolicies } from './policy-index.js'
+import { type CompiledPolicies, compilePolicies } from './policy-index.js'
 import type { PolicyRule } from './policy-rule.js'
 
 /** Daypart offset column value meaning "the user's timezone" (geo.utcoffset). */
@@ -75,6 +75,8 @@ export interface KeyValueIndex {
  */
 export interface CatalogIndex {
   readonly creativeCount: number
+  /** Ordinals in use, gaps between format runs included (see RUN_ALIGN). */
+  readonly ordinalCount: number
   readonly wordCount: number
   readonly creatives: readonly HouseCreative[]
   /** Ordinal → ad ordinal (ads are ranked by price, then id). */
@@ -105,12 +107,19 @@ export interface CatalogIndex {
   readonly relevanceUntargeted: Uint32Array
   readonly blockedDomain: ReadonlyMap<string, Uint32Array>
   readonly blockedPublisher: ReadonlyMap<string, Uint32Array>
-  readonly advertiser: ReadonlyMap<string, Uint32Array>
   readonly category: ReadonlyMap<string, Uint32Array>
   readonly attribute: ReadonlyMap<number, Uint32Array>
   /** null when no ad is brand-safe / every ad is active: the filter has nothing to do. */
   readonly brandSafe: Uint32Array | null
   readonly inactive: Uint32Array | null
+
+  /** Categories and advertisers as small integers: a request's bcat/badv become lookup tables. */
+  readonly categoryIds: ReadonlyMap<string, number>
+  readonly advertiserIds: ReadonlyMap<string, number>
+  readonly adCategory: Int32Array
+  readonly adAdvertiser: Int32Array
+  /** Per ad, its creative attributes below 32 as bits (AdCOM defines 1–17); others are in AdFacts. */
+  readonly adAttributeMask: Uint32Array
 
   readonly hasFlights: boolean
   readonly flightStartMs: Float64Array
@@ -156,20 +165,20 @@ export function* buildCatalogIndex(
   }
   const layout = yield* layoutCreatives(ads, createCreative)
   const { creativeCount, adOrds } = layout
-  const wordCount = wordsFor(creativeCount)
+  const wordCount = wordsFor(layout.ordinalCount)
   const b = new BitsetBuilder(wordCount, adOrds)
   const dims = yield* buildDimensions(ads, b)
   const columns = buildColumns(ads)
   yield
   const policyIndex = yield* compilePolicies(policies, ads, {
     wordCount,
-    advertiser: dims.advertiser,
     category: dims.category,
     attribute: dims.attribute,
     adOrds,
   })
   return {
     creativeCount,
+    ordinalCount: layout.ordinalCount,
     wordCount,
     creatives: layout.creatives,
     creativeAd: layout.creativeAd,
@@ -190,7 +199,9 @@ export function* buildCatalogIndex(
 function rankAds(input: readonly AdRecord[]): AdRecord[] {
   const byId = new Map<string, AdRecord>()
   for (const ad of input) byId.set(ad.id, ad)
-  return [...byId.values()].sort((a, b) => b.cpmMicros - a.cpmMicros || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  return [...byId.values()].sort(
+    (a, b) => b.cpmMicros - a.cpmMicros || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+  )
 }
 
 const NO_STRINGS: readonly string[] = Object.freeze([])
@@ -226,6 +237,7 @@ function adFacts(ad: AdRecord, ordinal: number): AdFacts {
 
 interface CreativeLayout {
   readonly creativeCount: number
+  readonly ordinalCount: number
   readonly creatives: HouseCreative[]
   readonly creativeAd: Int32Array
   readonly creativePriceCpm: Float64Array
@@ -239,7 +251,10 @@ interface CreativeLayout {
 }
 
 /** Groups creatives by format (ads already in rank order inside each group) and numbers them. */
-function* layoutCreatives(ads: readonly AdFacts[], createCreative: CreativeFactory): Generator<void, CreativeLayout> {
+function* layoutCreatives(
+  ads: readonly AdFacts[],
+  createCreative: CreativeFactory,
+): Generator<void, CreativeLayout> {
   const groups = new Map<number, { media: number; size: AdSize; ads: number[] }>()
   for (const ad of ads) {
     const media = mediaIndex(ad.mediaType)
@@ -251,17 +266,22 @@ function* layoutCreatives(ads: readonly AdFacts[], createCreative: CreativeFacto
     }
   }
   let creativeCount = 0
-  for (const g of groups.values()) creativeCount += g.ads.length
-  const creatives: HouseCreative[] = new Array(creativeCount)
-  const creativeAd = new Int32Array(creativeCount)
-  const creativePriceCpm = new Float64Array(creativeCount)
-  const creativeMedia = new Uint8Array(creativeCount)
-  const creativeW = new Int32Array(creativeCount)
-  const creativeH = new Int32Array(creativeCount)
+  let ordinalCount = 0
+  for (const g of groups.values()) {
+    creativeCount += g.ads.length
+    ordinalCount = alignRun(ordinalCount) + g.ads.length
+  }
+  const creatives: HouseCreative[] = new Array(ordinalCount)
+  const creativeAd = new Int32Array(ordinalCount).fill(-1)
+  const creativePriceCpm = new Float64Array(ordinalCount)
+  const creativeMedia = new Uint8Array(ordinalCount)
+  const creativeW = new Int32Array(ordinalCount)
+  const creativeH = new Int32Array(ordinalCount)
   const formats = new Map<number, FormatRange>()
   const perAd: number[][] = ads.map(() => [])
   let ord = 0
   for (const [key, g] of groups) {
+    ord = alignRun(ord)
     const start = ord
     for (const a of g.ads) {
       const ad = ads[a]!
@@ -280,7 +300,30 @@ function* layoutCreatives(ads: readonly AdFacts[], createCreative: CreativeFacto
   const byRank = new Int32Array(creativeCount)
   let r = 0
   for (const list of adOrds) for (const o of list) byRank[r++] = o
-  return { creativeCount, creatives, creativeAd, creativePriceCpm, creativeMedia, creativeW, creativeH, formats, byRank, adOrds }
+  return {
+    creativeCount,
+    ordinalCount,
+    creatives,
+    creativeAd,
+    creativePriceCpm,
+    creativeMedia,
+    creativeW,
+    creativeH,
+    formats,
+    byRank,
+    adOrds,
+  }
+}
+
+/**
+ * Each format's run starts on a multiple of RUN_ALIGN ordinals (8 words), so the first block a
+ * walk reads is the run's own best creatives, not the tail of the run before. The gaps hold no
+ * creative (creativeAd -1) and no run covers them.
+ */
+const RUN_ALIGN = 256
+
+function alignRun(ord: number): number {
+  return Math.ceil(ord / RUN_ALIGN) * RUN_ALIGN
 }
 
 /** Sets an ad's creative bits in bitsets created on first use. */
@@ -305,7 +348,11 @@ class BitsetBuilder {
     this.mark(words, ad)
   }
 
-  allow(dim: { any: Uint32Array; postings: Map<string, Uint32Array> }, values: readonly string[], ad: number): void {
+  allow(
+    dim: { any: Uint32Array; postings: Map<string, Uint32Array> },
+    values: readonly string[],
+    ad: number,
+  ): void {
     if (values.length === 0) this.mark(dim.any, ad)
     else for (const v of values) this.markIn(dim.postings, v, ad)
   }
@@ -326,7 +373,6 @@ function* buildDimensions(ads: readonly AdFacts[], b: BitsetBuilder) {
   const relevanceUntargeted = b.create()
   const blockedDomain = new Map<string, Uint32Array>()
   const blockedPublisher = new Map<string, Uint32Array>()
-  const advertiser = new Map<string, Uint32Array>()
   const category = new Map<string, Uint32Array>()
   const attribute = new Map<number, Uint32Array>()
   let brandSafe: Uint32Array | null = null
@@ -346,14 +392,14 @@ function* buildDimensions(ads: readonly AdFacts[], b: BitsetBuilder) {
     if (ad.record.targeting.categories.length === 0) b.mark(relevanceUntargeted, a)
     for (const d of ad.blockedDomains) b.markIn(blockedDomain, d, a)
     for (const p of ad.blockedPublishers) b.markIn(blockedPublisher, p, a)
-    b.markIn(advertiser, ad.record.advertiserDomain, a)
     b.markIn(category, ad.record.category, a)
     for (const attr of ad.attributes) b.markIn(attribute, attr, a)
     if (ad.record.targeting.brandSafe) b.mark((brandSafe ??= b.create()), a)
     if (!ad.isActive) b.mark((inactive ??= b.create()), a)
     if (a % BUILD_BATCH === BUILD_BATCH - 1) yield
   }
-  for (const dim of [country, region, os, domain, publisher, pageCategory, userCategory]) foldOpen(dim.postings, dim.any)
+  for (const dim of [country, region, os, domain, publisher, pageCategory, userCategory])
+    foldOpen(dim.postings, dim.any)
   foldOpen(deviceType, deviceTypeAny)
   return {
     country,
@@ -369,7 +415,6 @@ function* buildDimensions(ads: readonly AdFacts[], b: BitsetBuilder) {
     relevanceUntargeted,
     blockedDomain,
     blockedPublisher,
-    advertiser,
     category,
     attribute,
     brandSafe,
@@ -380,6 +425,27 @@ function* buildDimensions(ads: readonly AdFacts[], b: BitsetBuilder) {
 /** Ads open on a dimension serve whatever the value: fold them into every value's postings. */
 function foldOpen<K>(postings: Map<K, Uint32Array>, any: Uint32Array): void {
   for (const words of postings.values()) orInto(words, any)
+}
+
+/** Per ad: category and advertiser ids, attribute bits. */
+function buildIdColumns(ads: readonly AdFacts[]) {
+  const categoryIds = new Map<string, number>()
+  const advertiserIds = new Map<string, number>()
+  const adCategory = new Int32Array(ads.length)
+  const adAdvertiser = new Int32Array(ads.length)
+  const adAttributeMask = new Uint32Array(ads.length)
+  for (const ad of ads) {
+    adCategory[ad.ordinal] = intern(categoryIds, ad.record.category)
+    adAdvertiser[ad.ordinal] = intern(advertiserIds, ad.record.advertiserDomain)
+    for (const attr of ad.attributes) if (attr >= 0 && attr < 32) adAttributeMask[ad.ordinal]! |= 1 << attr
+  }
+  return { categoryIds, advertiserIds, adCategory, adAdvertiser, adAttributeMask }
+}
+
+function intern(ids: Map<string, number>, value: string): number {
+  let id = ids.get(value)
+  if (id === undefined) ids.set(value, (id = ids.size))
+  return id
 }
 
 function buildColumns(ads: readonly AdFacts[]) {
@@ -412,6 +478,7 @@ function buildColumns(ads: readonly AdFacts[]) {
     daypartOffsetMinutes,
     hasDaypart,
     keyValues: buildKeyValues(ads),
+    ...buildIdColumns(ads),
   }
 }
 

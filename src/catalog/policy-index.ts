@@ -58,7 +58,6 @@ export function placementKey(pos: number | undefined, instl: number | undefined)
 
 interface ScopeSources {
   readonly wordCount: number
-  readonly advertiser: ReadonlyMap<string, Uint32Array>
   readonly category: ReadonlyMap<string, Uint32Array>
   readonly attribute: ReadonlyMap<number, Uint32Array>
   readonly adOrds: readonly Int32Array[]
@@ -81,7 +80,7 @@ export function* compilePolicies(
     const compiled = compileRule(rule)
     switch (rule.kind) {
       case 'advertiser_publisher':
-        ap.add(compiled, rule.publishers, union(src.advertiser, rule.advertisers, src.wordCount))
+        ap.add(compiled, rule.publishers, adsOf(ads, src, (ad) => compiled.advertisers.has(ad.record.advertiserDomain)))
         break
       case 'publisher_category':
         pc.add(compiled, rule.publishers, union(src.category, rule.categories, src.wordCount))
@@ -93,7 +92,11 @@ export function* compilePolicies(
         cc.push({ rule: compiled, scope: union(src.category, rule.categories, src.wordCount) })
         break
       case 'placement_attribute':
-        pa.add(compiled, placementKeysOf(rule.positions, rule.interstitial), union(src.attribute, rule.attributes, src.wordCount))
+        pa.add(
+          compiled,
+          placementKeysOf(rule.positions, rule.interstitial),
+          union(src.attribute, rule.attributes, src.wordCount),
+        )
         break
       case 'min_viewability':
         hasViewabilityRules = true
@@ -121,13 +124,23 @@ function compileRule(rule: PolicyRule): CompiledRule {
     case 'publisher_category':
       return { ...none, id: rule.id, categories: new Set(rule.categories) }
     case 'category_country':
-      return { ...none, id: rule.id, categories: new Set(rule.categories), countries: new Set(rule.countries) }
+      return {
+        ...none,
+        id: rule.id,
+        categories: new Set(rule.categories),
+        countries: new Set(rule.countries),
+      }
     case 'domain_min_cpm':
       return { ...none, id: rule.id, categories: new Set(rule.categories), minCpm: rule.minCpmMicros / 1e6 }
     case 'placement_attribute':
       return { ...none, id: rule.id, attributes: new Set(rule.attributes) }
     case 'min_viewability':
-      return { ...none, id: rule.id, advertisers: new Set(rule.advertisers), categories: new Set(rule.categories) }
+      return {
+        ...none,
+        id: rule.id,
+        advertisers: new Set(rule.advertisers),
+        categories: new Set(rule.categories),
+      }
   }
 }
 
@@ -166,10 +179,18 @@ function union<K>(postings: ReadonlyMap<K, Uint32Array>, keys: readonly K[], wor
 
 /** Creatives of ads in the rule's categories (all when none) priced under its minimum. */
 function underPriced(ads: readonly AdFacts[], rule: CompiledRule, src: ScopeSources): Uint32Array {
+  return adsOf(
+    ads,
+    src,
+    (ad) => ad.priceCpm < rule.minCpm && (rule.categories.size === 0 || rule.categories.has(ad.record.category)),
+  )
+}
+
+/** The creatives of the ads that `test` picks. */
+function adsOf(ads: readonly AdFacts[], src: ScopeSources, test: (ad: AdFacts) => boolean): Uint32Array {
   const out = new Uint32Array(src.wordCount)
   for (const ad of ads) {
-    if (ad.priceCpm >= rule.minCpm) continue
-    if (rule.categories.size > 0 && !rule.categories.has(ad.record.category)) continue
+    if (!test(ad)) continue
     const ords = src.adOrds[ad.ordinal]!
     for (let i = 0; i < ords.length; i++) setBit(out, ords[i]!)
   }
@@ -223,7 +244,8 @@ function foldViewability(
   ruleByAd: (string | null)[],
 ): void {
   for (const ad of ads) {
-    const inScope = rule.advertisers.has(ad.record.advertiserDomain) || rule.categories.has(ad.record.category)
+    const inScope =
+      rule.advertisers.has(ad.record.advertiserDomain) || rule.categories.has(ad.record.category)
     if (!inScope || minPercent <= byAd[ad.ordinal]!) continue
     byAd[ad.ordinal] = minPercent
     ruleByAd[ad.ordinal] = rule.id

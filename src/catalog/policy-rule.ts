@@ -139,7 +139,11 @@ function readRule(raw: unknown, problems: string[]): PolicyRule | null {
   }
 }
 
-function readPlacementRule(r: Record<string, unknown>, id: string, problems: string[]): PlacementAttributeRule {
+function readPlacementRule(
+  r: Record<string, unknown>,
+  id: string,
+  problems: string[],
+): PlacementAttributeRule {
   const positions = ints(r['positions'], 'positions', problems)
   const interstitial = r['interstitial'] === true
   if (positions.length === 0 && !interstitial) problems.push('positions or interstitial: true is required')
@@ -152,7 +156,8 @@ function readPlacementRule(r: Record<string, unknown>, id: string, problems: str
 function readViewabilityRule(r: Record<string, unknown>, id: string, problems: string[]): MinViewabilityRule {
   const advertisers = strings(r['advertisers'], 'advertisers', problems)
   const categories = strings(r['categories'], 'categories', problems)
-  if (advertisers.length === 0 && categories.length === 0) problems.push('advertisers or categories is required')
+  if (advertisers.length === 0 && categories.length === 0)
+    problems.push('advertisers or categories is required')
   const minPercent = r['minPercent']
   if (typeof minPercent !== 'number' || !(minPercent > 0 && minPercent <= 100)) {
     problems.push('minPercent must be a number in (0, 100]')
@@ -162,7 +167,8 @@ function readViewabilityRule(r: Record<string, unknown>, id: string, problems: s
 
 function readDomainMinCpmRule(r: Record<string, unknown>, id: string, problems: string[]): DomainMinCpmRule {
   const minCpm = r['minCpm']
-  if (typeof minCpm !== 'number' || !(minCpm > 0) || minCpm > 1e6) problems.push('minCpm must be a positive CPM')
+  if (typeof minCpm !== 'number' || !(minCpm > 0) || minCpm > 1e6)
+    problems.push('minCpm must be a positive CPM')
   return {
     kind: 'domain_min_cpm',
     id,

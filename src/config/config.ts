@@ -103,6 +103,8 @@ export interface PacingConfig {
   readonly lastMileImpressions: number
   /** How long a user's frequency counters are reused from the decoration cache. */
   readonly frequencyCacheTtlMs: number
+  /** A billing is still accepted this long past its token's expiry (clock skew between instances). */
+  readonly commitGraceMs: number
 }
 
 export interface Config {

@@ -241,6 +241,7 @@ function readPacing(r: Reader, p: Raw, env: Env): PacingConfig {
     minLeaseImpressions: r.int(p['minLeaseImpressions'], 'pacing.minLeaseImpressions', 10, 1, 1_000_000),
     lastMileImpressions: r.int(p['lastMileImpressions'], 'pacing.lastMileImpressions', 2, 0, 1_000_000),
     frequencyCacheTtlMs: r.int(p['frequencyCacheTtlMs'], 'pacing.frequencyCacheTtlMs', 1_000, 0, 3_600_000),
+    commitGraceMs: r.int(p['commitGraceMs'], 'pacing.commitGraceMs', 5_000, 0, 600_000),
   }
 }
 

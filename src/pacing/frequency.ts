@@ -41,10 +41,21 @@ export function windowIndex(window: FrequencyWindow): number {
  * One user's live counters: per campaign id, the count in each window (FREQUENCY_WINDOWS order).
  * A campaign absent from the map has seen no impression. Read-only once built.
  */
-export type FrequencyCounts = ReadonlyMap<string, readonly number[]>
+export interface FrequencyCounts extends ReadonlyMap<string, readonly number[]> {
+  /** When the store was asked (epoch ms): billings counted locally after this are not in the counts. */
+  readonly readAtMs: number
+}
 
-/** The user is known and has no live counter. Shared: costs no allocation. */
-export const NO_COUNTS: FrequencyCounts = new Map()
+class Counts extends Map<string, number[]> implements FrequencyCounts {
+  constructor(readonly readAtMs: number) {
+    super()
+  }
+}
+
+/** A user with no live counter, as read at `readAtMs`. */
+export function noCounts(readAtMs: number): FrequencyCounts {
+  return new Counts(readAtMs)
+}
 
 /** `<w>/<campaignId>`: '/' never appears in a campaign id. */
 export function counterField(windowIdx: number, campaignId: string): string {
@@ -55,8 +66,12 @@ export function counterField(windowIdx: number, campaignId: string): string {
  * Decodes counter fields (field → `<count>:<expiresAtMs>`) into counts, dropping expired ones and
  * ignoring anything malformed (a hand-written field must not fail the decoration).
  */
-export function decodeCounters(fields: Iterable<readonly [string, string]>, nowMs: number): FrequencyCounts {
-  let out: Map<string, number[]> | null = null
+export function decodeCounters(
+  fields: Iterable<readonly [string, string]>,
+  nowMs: number,
+  readAtMs = nowMs,
+): FrequencyCounts {
+  const out = new Counts(readAtMs)
   for (const [field, value] of fields) {
     const slash = field.indexOf('/')
     const idx = slash === 1 ? WINDOW_LETTERS.indexOf(field[0] as (typeof WINDOW_LETTERS)[number]) : -1
@@ -66,23 +81,22 @@ export function decodeCounters(fields: Iterable<readonly [string, string]>, nowM
     const expiresAtMs = Number(value.slice(colon + 1))
     if (!(count > 0) || !(expiresAtMs > nowMs)) continue
     const id = field.slice(2)
-    out ??= new Map()
     let counts = out.get(id)
     if (counts === undefined) out.set(id, (counts = [0, 0, 0, 0, 0]))
     counts[idx] = count
   }
-  return out ?? NO_COUNTS
+  return out
 }
 
 /** Decodes the decoration script's flat form: `field=value` pairs joined by ','. */
-export function decodeCounterList(flat: string, nowMs: number): FrequencyCounts {
-  if (flat === '') return NO_COUNTS
+export function decodeCounterList(flat: string, nowMs: number, readAtMs = nowMs): FrequencyCounts {
+  if (flat === '') return noCounts(readAtMs)
   const pairs: [string, string][] = []
   for (const item of flat.split(',')) {
     const eq = item.indexOf('=')
     if (eq > 0) pairs.push([item.slice(0, eq), item.slice(eq + 1)])
   }
-  return decodeCounters(pairs, nowMs)
+  return decodeCounters(pairs, nowMs, readAtMs)
 }
 
 /** A cap with its window's index in the counts resolved once (see CampaignLease.caps). */

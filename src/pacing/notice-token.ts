@@ -100,6 +100,17 @@ const FORGED: NoticeVerdict = Object.freeze({ ok: false, reason: 'forged' })
 const EXPIRED: NoticeVerdict = Object.freeze({ ok: false, reason: 'expired' })
 const WRONG_TYPE: NoticeVerdict = Object.freeze({ ok: false, reason: 'wrong_type' })
 
+/**
+ * The claims of a token WITHOUT checking its signature: for logs, tests and debugging only. Also
+ * takes a whole notice URL (`…?t=<token>`). Null when it does not decode.
+ */
+export function peekClaims(tokenOrUrl: string): NoticeClaims | null {
+  const at = tokenOrUrl.indexOf('t=')
+  const token = at >= 0 ? decodeURIComponent(tokenOrUrl.slice(at + 2).split('&')[0]!) : tokenOrUrl
+  const dot = token.indexOf('.')
+  return dot > 0 ? decodeClaims(token.slice(0, dot)) : null
+}
+
 /** Only reached with a valid signature: a shape mismatch means a token of another version. */
 function decodeClaims(payload: string): NoticeClaims | null {
   let a: unknown

@@ -78,7 +78,12 @@ export async function startPacing(deps: PacingDeps): Promise<PacingRuntime> {
     leases,
     store,
     hooks: { leases, rewriteNotices },
-    notices: { signer, leases, metrics: deps.metrics.pacing, dedupeTtlMs: p.reservationTtlMs + DEDUPE_SLACK_MS },
+    notices: {
+      signer,
+      leases,
+      metrics: deps.metrics.pacing,
+      dedupeTtlMs: p.reservationTtlMs + DEDUPE_SLACK_MS,
+    },
     async stop() {
       try {
         await leases.stop()
@@ -100,6 +105,7 @@ function settingsFrom(config: Config): PacingSettings {
     leaseFraction: p.leaseFraction,
     minLeaseImpressions: p.minLeaseImpressions,
     lastMileImpressions: p.lastMileImpressions,
+    commitGraceMs: p.commitGraceMs,
     // A billing counted here must count locally until the decoration cache has re-read the counters.
     frequencyRecentMs: p.frequencyCacheTtlMs + 1_000,
   }

@@ -122,8 +122,9 @@ export function createDecorationFetch(client: Redis, strategy: DecorationFetchSt
       const mask = effectiveWant(keys, want)
       if (mask === 0) return NOTHING
       const k = wantedKeys(keys, mask)
+      const askedAtMs = Date.now()
       const reply = scripted.exchangeDecorate(k.length, ...k, PART_FLAGS[mask]!)
-      return reply.then(fromScriptReply)
+      return reply.then((r) => fromScriptReply(r, askedAtMs))
     }
   }
   if (strategy === 'pipeline') {
@@ -136,13 +137,14 @@ export function createDecorationFetch(client: Redis, strategy: DecorationFetchSt
       if (mask & Want.domain) pipe.hgetall(Keys.domainContext(keys.domain!))
       if (mask & Want.publisher) pipe.hgetall(Keys.publisher(keys.publisherId!))
       if (mask & Want.frequency) pipe.hgetall(PacingKeys.frequency(keys.userId!))
+      const askedAtMs = Date.now()
       return pipe.exec().then((results) => {
         const replies: unknown[] = []
         for (const [err, value] of results ?? []) {
           if (err) throw err
           replies.push(value)
         }
-        return fromCommandReplies(mask, replies)
+        return fromCommandReplies(mask, replies, askedAtMs)
       })
     }
   }
@@ -157,7 +159,8 @@ export function createDecorationFetch(client: Redis, strategy: DecorationFetchSt
     if (mask & Want.domain) pending.push(client.hgetall(Keys.domainContext(keys.domain!)))
     if (mask & Want.publisher) pending.push(client.hgetall(Keys.publisher(keys.publisherId!)))
     if (mask & Want.frequency) pending.push(client.hgetall(PacingKeys.frequency(keys.userId!)))
-    return Promise.all(pending).then((replies) => fromCommandReplies(mask, replies))
+    const askedAtMs = Date.now()
+    return Promise.all(pending).then((replies) => fromCommandReplies(mask, replies, askedAtMs))
   }
 }
 
@@ -172,7 +175,7 @@ function wantedKeys(keys: DecorationKeys, mask: number): string[] {
 }
 
 /** RESP2 turns the script's false into nil, RESP3 into a boolean: anything but a string is "absent". */
-function fromScriptReply(reply: unknown[]): StoreDecoration {
+function fromScriptReply(reply: unknown[], askedAtMs: number): StoreDecoration {
   const user = reply[0]
   const userCategories = typeof user === 'string' ? commaList(user) : null
   const pageContext = contextAt(reply, 1)
@@ -181,7 +184,7 @@ function fromScriptReply(reply: unknown[]): StoreDecoration {
   const publisher = typeof floor === 'string' ? fieldsToPublisher(floor, str(reply[8]), str(reply[9])) : null
   const counters = reply[10]
   if (typeof counters === 'string') {
-    const frequency = decodeCounterList(counters, Date.now())
+    const frequency = decodeCounterList(counters, Date.now(), askedAtMs)
     return { userCategories, pageContext, domainContext, publisher, frequency }
   }
   if (userCategories === null && pageContext === null && domainContext === null && publisher === null) {
@@ -201,7 +204,7 @@ function str(value: unknown): string | null {
   return typeof value === 'string' ? value : null
 }
 
-function fromCommandReplies(mask: number, replies: unknown[]): StoreDecoration {
+function fromCommandReplies(mask: number, replies: unknown[], askedAtMs: number): StoreDecoration {
   let i = 0
   let userCategories: readonly string[] | null = null
   let pageContext: ContextData | null = null
@@ -218,7 +221,8 @@ function fromCommandReplies(mask: number, replies: unknown[]): StoreDecoration {
     publisher = isEmptyHash(hash) ? null : fieldsToPublisher(hash['floor'], hash['bcat'], hash['badv'])
   }
   if (mask & Want.frequency) {
-    const frequency = decodeCounters(Object.entries(replies[i++] as Record<string, string>), Date.now())
+    const hash = replies[i++] as Record<string, string>
+    const frequency = decodeCounters(Object.entries(hash), Date.now(), askedAtMs)
     return { userCategories, pageContext, domainContext, publisher, frequency }
   }
   return { userCategories, pageContext, domainContext, publisher }

@@ -1,6 +1,6 @@
 import type { AdFacts, CatalogIndex } from '../../catalog/catalog-index.js'
-import type { AdFilterName } from './filter-names.js'
 import type { FilterInput } from './filter-input.js'
+import type { AdFilterName } from './filter-names.js'
 
 /**
  * How a filter runs when the index is used:

@@ -48,7 +48,12 @@ function isTruthy(v: unknown): boolean {
  * the imp's format order, each with the first active filter (in the engine's run order) that
  * rejects it.
  */
-export function explainImp(engine: FilterEngine, impId: string, kept: readonly HouseCreative[], limit: number): ImpExplanation {
+export function explainImp(
+  engine: FilterEngine,
+  impId: string,
+  kept: readonly HouseCreative[],
+  limit: number,
+): ImpExplanation {
   const x = engine.input
   const ix = x.index!
   const order = engine.runOrder()
@@ -139,7 +144,7 @@ function bestCreativeOf(engine: FilterEngine, ordinal: number): number {
   const ix = x.index!
   let best = -1
   let bestPos = Number.POSITIVE_INFINITY
-  for (let ord = 0; ord < ix.creativeCount; ord++) {
+  for (let ord = 0; ord < ix.ordinalCount; ord++) {
     if (ix.creativeAd[ord] !== ordinal) continue
     const pos = x.formatPosition(ix.creativeMedia[ord]!, ix.creativeW[ord]!, ix.creativeH[ord]!)
     if (pos >= 0 && pos < bestPos) {
@@ -152,5 +157,7 @@ function bestCreativeOf(engine: FilterEngine, ordinal: number): number {
 
 function sizesOf(catalog: HouseCatalog, adId: string): string {
   const ad = catalog.get(adId)
-  return ad === undefined ? '' : `${ad.mediaType ?? 'banner'} ${ad.sizes.map((s) => `${s.w}x${s.h}`).join(',')}`
+  return ad === undefined
+    ? ''
+    : `${ad.mediaType ?? 'banner'} ${ad.sizes.map((s) => `${s.w}x${s.h}`).join(',')}`
 }

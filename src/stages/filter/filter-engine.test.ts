@@ -142,13 +142,17 @@ describe('rejection counts', () => {
     ]
     const catalog = HouseCatalog.build(ads, 1)
     const engine = new FilterEngine({ sampleEvery: 4 })
-    for (let i = 0; i < 8; i++) engine.select(catalog, testRequest(), testSignals({ bcat: ['IAB25'] }), [0], NOW_MS)
+    for (let i = 0; i < 8; i++)
+      engine.select(catalog, testRequest(), testSignals({ bcat: ['IAB25'] }), [0], NOW_MS)
     const counts = new Float64Array(AD_FILTER_NAMES.length)
     engine.takeRejections(counts)
     // Two sampled auctions of the eight, each standing for four: 8 rejections per filter.
     assert.equal(counts[at('bcat')], 8)
     assert.equal(counts[at('country')], 8)
-    assert.equal(counts.reduce((a, b) => a + b, 0), 16)
+    assert.equal(
+      counts.reduce((a, b) => a + b, 0),
+      16,
+    )
     engine.takeRejections(counts)
     assert.equal(
       counts.reduce((a, b) => a + b, 0),

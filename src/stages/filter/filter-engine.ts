@@ -28,7 +28,8 @@ const FORM_CODES: Readonly<Record<FilterForm, number>> = { range: RANGE, term: T
  * Words the walk takes at once: 16 words are 64 bytes, one cache line of each bitset when the
  * blocks are aligned to multiples of 16 words (a walk is bound by cache misses, not by ALU work).
  */
-const BLOCK_WORDS = 16
+const BLOCK_WORDS = 8
+const BLOCK_SHIFT = 3
 
 export interface FilterEngineOptions {
   /** false: scan every creative with every filter as a per-candidate check (the no-index baseline). */
@@ -73,6 +74,7 @@ export class FilterEngine {
   #impScoped: number[] = []
   readonly #forms = new Uint8Array(FILTER_COUNT)
   #terms: BitsetTerm[] = []
+  readonly #isRequestScoped = new Uint8Array(FILTER_COUNT)
   readonly #active = new Uint8Array(FILTER_COUNT)
   // The current imp's active filters, in order: bitset terms flattened, then predicates.
   readonly #termArrays: Uint32Array[] = []
@@ -80,11 +82,19 @@ export class FilterEngine {
   readonly #termIsDeny = new Uint8Array(FILTER_COUNT)
   readonly #termOwner = new Int32Array(FILTER_COUNT)
   #termCount = 0
+  /** Terms [0, requestTermCount) depend on the request only; the imp's own follow. */
+  #requestTermCount = 0
+  /**
+   * The request terms' AND, per word, for blocks already walked in this auction: imps that share
+   * a format reuse it instead of reading the same bitsets again. Valid where blockAuction matches.
+   */
+  #blockWords = new Int32Array(0)
+  #blockAuction = new Int32Array(0)
   readonly #preds: AdFilter[] = []
   readonly #predOwner = new Int32Array(FILTER_COUNT)
   #predCount = 0
   // Scratch.
-  readonly #ords = new Int32Array(32)
+  readonly #ords = new Int32Array(BLOCK_WORDS * 32)
   readonly #one = new Int32Array(1)
   /** The best ads so far for the imp, sorted by ad rank: creative ordinal, ad, format position. */
   readonly #keptOrd = new Int32Array(KEEP_PER_IMP)
@@ -106,10 +116,14 @@ export class FilterEngine {
   constructor(options: FilterEngineOptions = {}) {
     this.#useIndex = options.useIndex ?? true
     const sampleEvery = options.sampleEvery ?? 64
-    if (!(sampleEvery > 0) || (sampleEvery & (sampleEvery - 1)) !== 0) throw new Error('sampleEvery must be a power of two')
+    if (!(sampleEvery > 0) || (sampleEvery & (sampleEvery - 1)) !== 0)
+      throw new Error('sampleEvery must be a power of two')
     this.#sampleMask = sampleEvery - 1
     const fixed = options.order === undefined || options.order === 'adaptive' ? null : options.order
-    this.order = new FilterOrder(FILTER_COUNT, fixed === null ? null : fixed.map((n) => AD_FILTER_NAMES.indexOf(n)))
+    this.order = new FilterOrder(
+      FILTER_COUNT,
+      fixed === null ? null : fixed.map((n) => AD_FILTER_NAMES.indexOf(n)),
+    )
     this.#rng = (options.seed ?? 0x9e3779b9) | 1
     this.#timerOverheadNs = measureTimerOverheadNs()
   }
@@ -140,6 +154,7 @@ export class FilterEngine {
     this.#countWeight = isSampled ? this.#sampleMask + 1 : 0
     this.#isProfilePending = isSampled && this.order.isAdaptive
     this.#prepare(this.#requestScoped)
+    this.#assembleRequestTerms()
     const imps = request.imp
     const out: HouseCreative[][] = new Array(imps.length)
     for (let i = 0; i < imps.length; i++) out[i] = this.selectImp(i, request, floors[i] ?? 0)
@@ -166,7 +181,9 @@ export class FilterEngine {
     this.input.beginAuction(this.#ix!, request, signals, nowMs)
     this.#countWeight = 0
     this.#isProfilePending = false
+    this.#auctions++
     this.#prepare(this.#requestScoped)
+    this.#assembleRequestTerms()
   }
 
   /** Is filter `f` active for the current imp (it can reject something)? */
@@ -205,8 +222,12 @@ export class FilterEngine {
     this.#filters = filters
     this.#requestScoped = []
     this.#impScoped = []
+    const blocks = Math.ceil(catalog.index.wordCount / BLOCK_WORDS)
+    this.#blockWords = new Int32Array(blocks * BLOCK_WORDS)
+    this.#blockAuction = new Int32Array(blocks).fill(-1)
     filters.forEach((filter, f) => {
       ;(filter.scope === 'request' ? this.#requestScoped : this.#impScoped).push(f)
+      this.#isRequestScoped[f] = filter.scope === 'request' ? 1 : 0
       this.#forms[f] = this.#useIndex ? FORM_CODES[filter.form] : PREDICATE
     })
     this.#terms = filters.map((filter) => filter.term)
@@ -221,23 +242,31 @@ export class FilterEngine {
     }
   }
 
-  /** Lays out the imp's active filters in the current order: terms flattened, then predicates. */
-  #assemble(): void {
+  /** Lays out the request's active bitset terms in the current order, once per auction. */
+  #assembleRequestTerms(): void {
     const order = this.order.order
     let t = 0
     let j = 0
+    for (let i = 0; i < FILTER_COUNT; i++) {
+      const f = order[i]!
+      if (this.#active[f] === 1 && this.#isRequestScoped[f] === 1 && this.#forms[f] === TERM) j = this.#placeTerm(t++, j, f)
+    }
+    this.#termStart[t] = j
+    this.#requestTermCount = t
+  }
+
+  /** Adds the imp's own bitset terms after the request's, and lists every active predicate, in order. */
+  #assemble(): void {
+    const order = this.order.order
+    let t = this.#requestTermCount
+    let j = this.#termStart[t]!
     let p = 0
     for (let i = 0; i < FILTER_COUNT; i++) {
       const f = order[i]!
       if (this.#active[f] === 0) continue
       const form = this.#forms[f]
-      if (form === TERM) {
-        const term = this.#terms[f]!
-        this.#termStart[t] = j
-        for (let a = 0; a < term.count; a++) this.#termArrays[j++] = term.arrays[a]!
-        this.#termIsDeny[t] = term.isDeny ? 1 : 0
-        this.#termOwner[t++] = f
-      } else if (form === PREDICATE) {
+      if (form === TERM && this.#isRequestScoped[f] === 0) j = this.#placeTerm(t++, j, f)
+      else if (form === PREDICATE) {
         this.#preds[p] = this.#filters[f]!
         this.#predOwner[p++] = f
       }
@@ -245,6 +274,15 @@ export class FilterEngine {
     this.#termStart[t] = j
     this.#termCount = t
     this.#predCount = p
+  }
+
+  #placeTerm(t: number, j: number, f: number): number {
+    const term = this.#terms[f]!
+    this.#termStart[t] = j
+    for (let a = 0; a < term.count; a++) this.#termArrays[j++] = term.arrays[a]!
+    this.#termIsDeny[t] = term.isDeny ? 1 : 0
+    this.#termOwner[t] = f
+    return j
   }
 
   #selectIndexed(): void {
@@ -279,26 +317,47 @@ export class FilterEngine {
     const creativeAd = this.#ix!.creativeAd
     const lastWord = (end - 1) >>> 5
     for (let w = start >>> 5; w <= lastWord; w = (w | (BLOCK_WORDS - 1)) + 1) {
-      if (this.#keptCount === KEEP_PER_IMP && creativeAd[Math.max(w << 5, start)]! > this.#keptAd[KEEP_PER_IMP - 1]!) {
+      if (
+        this.#keptCount === KEEP_PER_IMP &&
+        creativeAd[Math.max(w << 5, start)]! > this.#keptAd[KEEP_PER_IMP - 1]!
+      ) {
         return true
       }
       const count = Math.min((w | (BLOCK_WORDS - 1)) + 1, lastWord + 1) - w
       let live = 0
-      for (let b = 0; b < count; b++) live |= acc[b] = rangeWordMask(w + b, start, end)
-      for (let t = 0; t < this.#termCount && live !== 0; t++) live = this.#applyTerm(t, w, count)
+      let t = 0
+      if (this.#countWeight === 0) {
+        // Request terms from the auction's cache (filled on first use); counting auctions skip it.
+        const block = w >>> BLOCK_SHIFT
+        if (this.#blockAuction[block] !== this.#auctions) this.#fillBlock(block)
+        const cached = this.#blockWords
+        for (let b = 0; b < count; b++) live |= acc[b] = cached[w + b]! & rangeWordMask(w + b, start, end)
+        t = this.#requestTermCount
+      } else for (let b = 0; b < count; b++) live |= acc[b] = rangeWordMask(w + b, start, end)
+      for (; t < this.#termCount && live !== 0; t++) live = this.#applyTerm(t, w, count)
       if (live === 0) continue
-      for (let b = 0; b < count; b++) {
-        if (acc[b] === 0) continue
-        let n = extractBits(acc[b]!, w + b, ords, 0)
-        for (let p = 0; p < this.#predCount && n > 0; p++) {
-          const before = n
-          n = this.#preds[p]!.keep(ords, n, this.input)
-          this.rejected[this.#predOwner[p]!]! += (before - n) * this.#countWeight
-        }
-        for (let i = 0; i < n; i++) this.#collect(ords[i]!, formatPos)
+      let n = 0
+      for (let b = 0; b < count; b++) if (acc[b] !== 0) n = extractBits(acc[b]!, w + b, ords, n)
+      for (let p = 0; p < this.#predCount && n > 0; p++) {
+        const before = n
+        n = this.#preds[p]!.keep(ords, n, this.input)
+        this.rejected[this.#predOwner[p]!]! += (before - n) * this.#countWeight
       }
+      for (let i = 0; i < n; i++) this.#collect(ords[i]!, formatPos)
     }
     return false
+  }
+
+  /** ANDs the request terms over a whole block of words and keeps the result for the auction. */
+  #fillBlock(block: number): void {
+    const acc = this.#acc
+    const w = block << BLOCK_SHIFT
+    const count = Math.min(BLOCK_WORDS, this.#ix!.wordCount - w)
+    let live = -1
+    for (let b = 0; b < count; b++) acc[b] = -1
+    for (let t = 0; t < this.#requestTermCount && live !== 0; t++) live = this.#applyTerm(t, w, count)
+    for (let b = 0; b < count; b++) this.#blockWords[w + b] = live === 0 ? 0 : acc[b]!
+    this.#blockAuction[block] = this.#auctions
   }
 
   /**
@@ -360,7 +419,11 @@ export class FilterEngine {
         this.rejected[this.#predOwner[p]!]! += (before - n) * this.#countWeight
       }
       for (let i = 0; i < n; i++) this.#collectLinear(ords[i]!)
-      if (this.#keptCount === KEEP_PER_IMP && ix.creativeAd[byRank[to - 1]!]! > this.#keptAd[KEEP_PER_IMP - 1]!) break
+      if (
+        this.#keptCount === KEEP_PER_IMP &&
+        ix.creativeAd[byRank[to - 1]!]! > this.#keptAd[KEEP_PER_IMP - 1]!
+      )
+        break
     }
     if (this.#isProfilePending) {
       this.#profileLinear()
@@ -424,7 +487,8 @@ export class FilterEngine {
     if (inBits === 0) return
     for (let t = 0; t < this.#termCount; t++) this.#profileTerm(t, w0, span, inBits)
     let n = 0
-    for (let i = 0; i < span && n <= PROFILE_CANDIDATES - 32; i++) n = extractBits(base[i]!, w0 + i, this.#profileOrds, n)
+    for (let i = 0; i < span && n <= PROFILE_CANDIDATES - 32; i++)
+      n = extractBits(base[i]!, w0 + i, this.#profileOrds, n)
     for (let p = 0; p < this.#predCount; p++) this.#profilePredicate(p, n)
     this.order.reorder()
   }

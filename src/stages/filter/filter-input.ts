@@ -58,7 +58,8 @@ export class FilterInput {
     this.country = geo?.country ?? null
     this.region = geo?.region ?? null
     const offset = geo?.utcoffset
-    this.userUtcOffsetMinutes = typeof offset === 'number' && Math.abs(offset) <= 14 * 60 ? Math.trunc(offset) : 0
+    this.userUtcOffsetMinutes =
+      typeof offset === 'number' && Math.abs(offset) <= 14 * 60 ? Math.trunc(offset) : 0
     this.deviceType = device?.devicetype ?? -1
     this.os = typeof device?.os === 'string' ? device.os.toLowerCase() : null
     const site = request.site

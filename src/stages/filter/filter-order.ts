@@ -24,7 +24,10 @@ export class FilterOrder {
     this.order = new Int32Array(count)
     this.isAdaptive = fixedOrder === null
     const seen = new Set(fixedOrder ?? [])
-    const initial = [...(fixedOrder ?? []), ...Array.from({ length: count }, (_, i) => i).filter((i) => !seen.has(i))]
+    const initial = [
+      ...(fixedOrder ?? []),
+      ...Array.from({ length: count }, (_, i) => i).filter((i) => !seen.has(i)),
+    ]
     this.order.set(initial)
   }
 

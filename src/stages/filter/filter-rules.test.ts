@@ -33,7 +33,25 @@ interface RuleCase {
 }
 
 const CASES: readonly RuleCase[] = [
-  { filter: 'format', ad: { sizes: [{ w: 160, h: 600 }] }, rejecting: {}, passing: { request: { imp: [imp({ banner: { format: [{ w: 160, h: 600 }, { w: 300, h: 250 }] } })] } } },
+  {
+    filter: 'format',
+    ad: { sizes: [{ w: 160, h: 600 }] },
+    rejecting: {},
+    passing: {
+      request: {
+        imp: [
+          imp({
+            banner: {
+              format: [
+                { w: 160, h: 600 },
+                { w: 300, h: 250 },
+              ],
+            },
+          }),
+        ],
+      },
+    },
+  },
   { filter: 'floor', ad: { cpmMicros: 500_000 }, rejecting: { floor: 0.8 }, passing: { floor: 0.5 } },
   { filter: 'status', ad: { status: 'paused' }, rejecting: {}, passing: { ad: { status: 'active' } } },
   {
@@ -48,7 +66,12 @@ const CASES: readonly RuleCase[] = [
     rejecting: {},
     passing: { request: { device: { ...testRequest().device, geo: { country: 'USA', utcoffset: -360 } } } },
   },
-  { filter: 'country', ad: { targeting: { countries: ['CAN'] } }, rejecting: {}, passing: { request: geo({ country: 'CAN' }) } },
+  {
+    filter: 'country',
+    ad: { targeting: { countries: ['CAN'] } },
+    rejecting: {},
+    passing: { request: geo({ country: 'CAN' }) },
+  },
   {
     filter: 'region',
     ad: { targeting: { regions: ['USA-CA'] } },
@@ -103,15 +126,30 @@ const CASES: readonly RuleCase[] = [
     rejecting: { signals: { userCategories: ['IAB1'] } },
     passing: { signals: { userCategories: ['IAB19', 'IAB1'] } },
   },
-  { filter: 'relevance', ad: { category: 'IAB2' }, rejecting: { signals: { pageCategories: ['IAB1'] } }, passing: {} },
+  {
+    filter: 'relevance',
+    ad: { category: 'IAB2' },
+    rejecting: { signals: { pageCategories: ['IAB1'] } },
+    passing: {},
+  },
   {
     filter: 'brand_safety',
     ad: { targeting: { brandSafe: true } },
     rejecting: { signals: { brandUnsafe: true } },
     passing: { signals: { brandUnsafe: false } },
   },
-  { filter: 'badv', ad: { advertiserDomain: 'bad.example' }, rejecting: { signals: { badv: ['bad.example'] } }, passing: {} },
-  { filter: 'bcat', ad: { category: 'IAB25' }, rejecting: { signals: { bcat: ['IAB25', 'IAB26'] } }, passing: {} },
+  {
+    filter: 'badv',
+    ad: { advertiserDomain: 'bad.example' },
+    rejecting: { signals: { badv: ['bad.example'] } },
+    passing: {},
+  },
+  {
+    filter: 'bcat',
+    ad: { category: 'IAB25' },
+    rejecting: { signals: { bcat: ['IAB25', 'IAB26'] } },
+    passing: {},
+  },
   {
     filter: 'battr',
     ad: { targeting: { attributes: [3] } },
@@ -127,7 +165,14 @@ const CASES: readonly RuleCase[] = [
   {
     filter: 'advertiser_publisher',
     ad: { advertiserDomain: 'loud.example' },
-    policies: [{ kind: 'advertiser_publisher', id: 'ap-1', advertisers: ['loud.example'], publishers: ['pub-1', 'pub-3'] }],
+    policies: [
+      {
+        kind: 'advertiser_publisher',
+        id: 'ap-1',
+        advertisers: ['loud.example'],
+        publishers: ['pub-1', 'pub-3'],
+      },
+    ],
     rejecting: {},
     passing: { request: site({ publisher: { id: 'pub-2' } }) },
   },
@@ -141,14 +186,18 @@ const CASES: readonly RuleCase[] = [
   {
     filter: 'placement_attribute',
     ad: { targeting: { attributes: [6] } },
-    policies: [{ kind: 'placement_attribute', id: 'pa-1', attributes: [6], positions: [1], interstitial: true }],
+    policies: [
+      { kind: 'placement_attribute', id: 'pa-1', attributes: [6], positions: [1], interstitial: true },
+    ],
     rejecting: { request: { imp: [imp({ banner: { format: [{ w: 300, h: 250 }], pos: 1 } })] } },
     passing: { request: { imp: [imp({ banner: { format: [{ w: 300, h: 250 }], pos: 3 } })] } },
   },
   {
     filter: 'min_viewability',
     ad: { advertiserDomain: 'picky.example' },
-    policies: [{ kind: 'min_viewability', id: 'mv-1', advertisers: ['picky.example'], categories: [], minPercent: 60 }],
+    policies: [
+      { kind: 'min_viewability', id: 'mv-1', advertisers: ['picky.example'], categories: [], minPercent: 60 },
+    ],
     rejecting: { request: { imp: [imp({ ext: { viewability: 40 } })] } },
     passing: { request: { imp: [imp({ ext: { viewability: 75 } })] } },
   },
@@ -163,7 +212,13 @@ const CASES: readonly RuleCase[] = [
     filter: 'domain_min_cpm',
     ad: { category: 'IAB9', cpmMicros: 1_500_000 },
     policies: [
-      { kind: 'domain_min_cpm', id: 'dm-1', domains: ['news.example'], categories: ['IAB9'], minCpmMicros: 2_000_000 },
+      {
+        kind: 'domain_min_cpm',
+        id: 'dm-1',
+        domains: ['news.example'],
+        categories: ['IAB9'],
+        minCpmMicros: 2_000_000,
+      },
     ],
     rejecting: {},
     passing: { request: site({ domain: 'other.example' }) },
@@ -213,7 +268,10 @@ describe('every ad filter rule kind rejects what it should, and only that', () =
     it(`${c.filter}: rejects the target, lets it through once the request allows it`, () => {
       const target = testAd('target', { cpmMicros: 2_000_000, ...c.ad })
       const catalog = HouseCatalog.build([target, CONTROL], 1, { policies: c.policies ?? [] })
-      const passingAd = c.passing.ad === undefined ? target : testAd('target', { cpmMicros: 2_000_000, ...c.ad, ...c.passing.ad })
+      const passingAd =
+        c.passing.ad === undefined
+          ? target
+          : testAd('target', { cpmMicros: 2_000_000, ...c.ad, ...c.passing.ad })
       const passingCatalog = HouseCatalog.build([passingAd, CONTROL], 2, { policies: c.policies ?? [] })
       // Best-paying first (ties by id).
       const both = passingAd.cpmMicros > CONTROL.cpmMicros ? ['target', 'control'] : ['control', 'target']
@@ -222,10 +280,16 @@ describe('every ad filter rule kind rejects what it should, and only that', () =
         assert.deepEqual(pick(catalog, c.rejecting, engine), ['control'], `${name}, rejecting`)
         assert.deepEqual(pick(passingCatalog, c.passing, engine), both, `${name}, passing`)
       }
-      const why = explainAd(catalog, 'target', testRequest(c.rejecting.request), testSignals(c.rejecting.signals), {
-        nowMs: c.rejecting.nowMs ?? NOW_MS,
-        floors: [c.rejecting.floor ?? 0],
-      })
+      const why = explainAd(
+        catalog,
+        'target',
+        testRequest(c.rejecting.request),
+        testSignals(c.rejecting.signals),
+        {
+          nowMs: c.rejecting.nowMs ?? NOW_MS,
+          floors: [c.rejecting.floor ?? 0],
+        },
+      )
       assert.equal(why.imps[0]!.rejectedBy, c.filter)
       assert.deepEqual(
         why.imps[0]!.failed.map((f) => f.filter),
@@ -243,7 +307,9 @@ describe('every ad filter rule kind rejects what it should, and only that', () =
 
   it('a daypart at a fixed offset reads the hour there, whatever the user timezone', () => {
     // 15:30 UTC is 10:30 at UTC-05:00: inside 9–11, on a Wednesday.
-    const ad = testAd('target', { targeting: { daypart: { days: [3], hours: [9, 10, 11], utcOffsetMinutes: -300 } } })
+    const ad = testAd('target', {
+      targeting: { daypart: { days: [3], hours: [9, 10, 11], utcOffsetMinutes: -300 } },
+    })
     const catalog = HouseCatalog.build([ad], 1)
     const engine = new FilterEngine()
     assert.deepEqual(pick(catalog, {}, engine), ['target'])
@@ -254,9 +320,15 @@ describe('every ad filter rule kind rejects what it should, and only that', () =
     const video = testAd('video', { mediaType: 'video', sizes: [{ w: 640, h: 480 }] })
     const catalog = HouseCatalog.build([video, CONTROL], 1)
     const engine = new FilterEngine()
-    const videoImp = imp({ banner: { format: [{ w: 300, h: 250 }] }, video: { mimes: ['video/mp4'], w: 640, h: 480 } })
+    const videoImp = imp({
+      banner: { format: [{ w: 300, h: 250 }] },
+      video: { mimes: ['video/mp4'], w: 640, h: 480 },
+    })
     assert.deepEqual(pick(catalog, { request: { imp: [videoImp] } }, engine), ['control', 'video'])
-    assert.deepEqual(pick(catalog, { request: { imp: [imp({ banner: { format: [{ w: 640, h: 480 }] } })] } }, engine), [])
+    assert.deepEqual(
+      pick(catalog, { request: { imp: [imp({ banner: { format: [{ w: 640, h: 480 }] } })] } }, engine),
+      [],
+    )
     assert.match(catalog.index.creatives.find((x) => x.ad.id === 'video')!.adm, /^<VAST version="4.0">/)
   })
 })

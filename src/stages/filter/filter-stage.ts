@@ -5,7 +5,11 @@ import type { Stage, StageResult } from '../../pipeline/stage.js'
 import { explainImp, type FilterExplanation, type ImpExplanation, wantsExplanation } from './explain.js'
 import { FilterEngine, type FilterEngineOptions } from './filter-engine.js'
 import { AD_FILTER_NAMES, type FilterName } from './filter-names.js'
-import { createRequestFilters, DEFAULT_REQUEST_FILTER_CONFIG, type RequestFilterConfig } from './request-filters.js'
+import {
+  createRequestFilters,
+  DEFAULT_REQUEST_FILTER_CONFIG,
+  type RequestFilterConfig,
+} from './request-filters.js'
 
 export interface FilterStageOptions {
   /** Request filters run first in this stage; null when a separate request-filter stage runs them. */
@@ -38,7 +42,8 @@ const DEFAULT_EXPLAIN_LIMIT = 20
  */
 export function createFilterStage(catalog: CatalogHolder, options: FilterStageOptions = {}): FilterStage {
   const engine = new FilterEngine(options.engine)
-  const requestConfig = options.requestFilters === undefined ? DEFAULT_REQUEST_FILTER_CONFIG : options.requestFilters
+  const requestConfig =
+    options.requestFilters === undefined ? DEFAULT_REQUEST_FILTER_CONFIG : options.requestFilters
   const requestFilters = requestConfig === null ? null : createRequestFilters(requestConfig)
   const metrics = options.metrics ?? null
   const now = options.now ?? Date.now
@@ -99,7 +104,10 @@ export function createFilterStage(catalog: CatalogHolder, options: FilterStageOp
  */
 export function createRequestFilterStage(
   config: RequestFilterConfig = DEFAULT_REQUEST_FILTER_CONFIG,
-  options: { readonly name?: StageName; readonly metrics?: Readonly<Record<FilterName, CounterChild>> | null } = {},
+  options: {
+    readonly name?: StageName
+    readonly metrics?: Readonly<Record<FilterName, CounterChild>> | null
+  } = {},
 ): Stage {
   const filters = createRequestFilters(config)
   const metrics = options.metrics ?? null

@@ -45,10 +45,14 @@ function randomAd(r: Random, i: number): AdRecord {
     category: pick(r, CATS),
     advertiserDomain: pick(r, ADVERTISERS),
     cpmMicros: (1 + int(r, 8)) * 250_000,
-    sizes: SIZES.filter(() => r() < 0.45).concat(r() < 0.2 ? [] : [pick(r, SIZES)]).filter((s, k, all) => all.indexOf(s) === k),
+    sizes: SIZES.filter(() => r() < 0.45)
+      .concat(r() < 0.2 ? [] : [pick(r, SIZES)])
+      .filter((s, k, all) => all.indexOf(s) === k),
     ...(r() < 0.1 ? { mediaType: 'video' as const, sizes: [{ w: 640, h: 480 }] } : {}),
     ...(r() < 0.08 ? { status: 'paused' as const } : {}),
-    ...(r() < 0.15 ? { flight: r() < 0.5 ? { endMs: NOW_MS - 1 } : { startMs: NOW_MS - 1000, endMs: NOW_MS + 1000 } } : {}),
+    ...(r() < 0.15
+      ? { flight: r() < 0.5 ? { endMs: NOW_MS - 1 } : { startMs: NOW_MS - 1000, endMs: NOW_MS + 1000 } }
+      : {}),
     targeting: {
       countries: some(r, COUNTRIES, 0.4),
       regions: r() < 0.1 ? ['USA-CA'] : [],
@@ -63,7 +67,9 @@ function randomAd(r: Random, i: number): AdRecord {
       blockedPublishers: some(r, PUBS, 0.2),
       brandSafe: r() < 0.3,
       attributes: some(r, [1, 3, 6, 9], 0.3),
-      ...(r() < 0.15 ? { daypart: { days: [], hours: [14, 15, 16], utcOffsetMinutes: r() < 0.5 ? ('user' as const) : 0 } } : {}),
+      ...(r() < 0.15
+        ? { daypart: { days: [], hours: [14, 15, 16], utcOffsetMinutes: r() < 0.5 ? ('user' as const) : 0 } }
+        : {}),
       ...(r() < 0.15 ? { keyValues: { section: some(r, ['news', 'sports', 'tech'], 1) } } : {}),
     },
   })
@@ -71,12 +77,35 @@ function randomAd(r: Random, i: number): AdRecord {
 
 function randomPolicies(r: Random): PolicyRule[] {
   return [
-    { kind: 'advertiser_publisher', id: 'ap', advertisers: [pick(r, ADVERTISERS)], publishers: [pick(r, PUBS)] },
+    {
+      kind: 'advertiser_publisher',
+      id: 'ap',
+      advertisers: [pick(r, ADVERTISERS)],
+      publishers: [pick(r, PUBS)],
+    },
     { kind: 'category_country', id: 'cc', categories: [pick(r, CATS)], countries: [pick(r, COUNTRIES)] },
-    { kind: 'placement_attribute', id: 'pa', attributes: [pick(r, [1, 3, 6, 9])], positions: [1], interstitial: true },
-    { kind: 'min_viewability', id: 'mv', advertisers: [pick(r, ADVERTISERS)], categories: [], minPercent: 50 },
+    {
+      kind: 'placement_attribute',
+      id: 'pa',
+      attributes: [pick(r, [1, 3, 6, 9])],
+      positions: [1],
+      interstitial: true,
+    },
+    {
+      kind: 'min_viewability',
+      id: 'mv',
+      advertisers: [pick(r, ADVERTISERS)],
+      categories: [],
+      minPercent: 50,
+    },
     { kind: 'publisher_category', id: 'pc', publishers: [pick(r, PUBS)], categories: [pick(r, CATS)] },
-    { kind: 'domain_min_cpm', id: 'dm', domains: [pick(r, DOMAINS)], categories: [], minCpmMicros: 1_000_000 },
+    {
+      kind: 'domain_min_cpm',
+      id: 'dm',
+      domains: [pick(r, DOMAINS)],
+      categories: [],
+      minCpmMicros: 1_000_000,
+    },
   ]
 }
 
@@ -87,7 +116,11 @@ function randomImp(r: Random, k: number): Imp {
   if (r() < 0.3) ext['section'] = pick(r, ['news', 'sports', 'tech'])
   return {
     id: String(k + 1),
-    banner: { format: formats.length > 0 ? formats : [pick(r, SIZES)], pos: pick(r, [0, 1, 3]), battr: some(r, [1, 3, 6, 9], 0.3) },
+    banner: {
+      format: formats.length > 0 ? formats : [pick(r, SIZES)],
+      pos: pick(r, [0, 1, 3]),
+      battr: some(r, [1, 3, 6, 9], 0.3),
+    },
     ...(r() < 0.2 ? { video: { mimes: ['video/mp4'], w: 640, h: 480 } } : {}),
     ...(r() < 0.1 ? { instl: 1 } : {}),
     ext,
@@ -99,11 +132,19 @@ function randomAuction(r: Random): { request: BidRequest; signals: RequestSignal
   const request = {
     id: 'r',
     imp: imps,
-    site: { domain: pick(r, DOMAINS), publisher: { id: pick(r, PUBS) }, ...(r() < 0.2 ? { ext: { section: 'news' } } : {}) },
+    site: {
+      domain: pick(r, DOMAINS),
+      publisher: { id: pick(r, PUBS) },
+      ...(r() < 0.2 ? { ext: { section: 'news' } } : {}),
+    },
     device: {
       devicetype: pick(r, [1, 2, 4, 5]),
       os: pick(r, ['iOS', 'Android', 'Windows']),
-      geo: { ...(r() < 0.9 ? { country: pick(r, COUNTRIES) } : {}), region: pick(r, ['CA', 'NY']), utcoffset: pick(r, [0, -300]) },
+      geo: {
+        ...(r() < 0.9 ? { country: pick(r, COUNTRIES) } : {}),
+        region: pick(r, ['CA', 'NY']),
+        utcoffset: pick(r, [0, -300]),
+      },
     },
   } as BidRequest
   const signals: RequestSignals = {
@@ -147,16 +188,38 @@ describe('bitset index and linear scan agree', () => {
   })
 
   it('a multi-size ad competes once, at the imp format listed first', () => {
-    const ad = testAd('multi', { sizes: [{ w: 728, h: 90 }, { w: 300, h: 250 }] })
+    const ad = testAd('multi', {
+      sizes: [
+        { w: 728, h: 90 },
+        { w: 300, h: 250 },
+      ],
+    })
     const catalog = HouseCatalog.build([ad], 1)
     const request = {
       id: 'r',
-      imp: [{ id: '1', banner: { format: [{ w: 300, h: 250 }, { w: 728, h: 90 }] } }],
+      imp: [
+        {
+          id: '1',
+          banner: {
+            format: [
+              { w: 300, h: 250 },
+              { w: 728, h: 90 },
+            ],
+          },
+        },
+      ],
       site: { domain: 'a.example' },
     } as BidRequest
     const signals = randomAuction(seededRandom(1)).signals
     for (const engine of [new FilterEngine(), new FilterEngine({ useIndex: false })]) {
-      const open = { ...signals, userCategories: [], pageCategories: [], bcat: [], badv: [], brandUnsafe: false }
+      const open = {
+        ...signals,
+        userCategories: [],
+        pageCategories: [],
+        bcat: [],
+        badv: [],
+        brandUnsafe: false,
+      }
       const [picks] = engine.select(catalog, request, open, [0], NOW_MS)
       assert.deepEqual(
         picks!.map((c) => `${c.ad.id}@${c.w}x${c.h}`),

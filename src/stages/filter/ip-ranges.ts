@@ -25,7 +25,8 @@ export function compileIpRanges(cidrs: readonly string[]): IpRanges {
     }
     const words = parseIpv6(address)
     const bits = slash < 0 ? 128 : Number(cidr.slice(slash + 1))
-    if (words === null || !Number.isInteger(bits) || bits < 0 || bits > 128) throw new Error(`bad CIDR: ${cidr}`)
+    if (words === null || !Number.isInteger(bits) || bits < 0 || bits > 128)
+      throw new Error(`bad CIDR: ${cidr}`)
     v6.push({ words, bits })
   }
   const merged = mergeRanges(v4)
@@ -98,7 +99,11 @@ export function parseIpv6(s: string): Uint32Array | null {
   for (const part of [...head, ...tail]) if (!pushGroup(groups, part)) return null
   const missing = 8 - groups.length
   if (halves.length === 1 ? missing !== 0 : missing < 1) return null
-  const all = [...groups.slice(0, groupCount(head)), ...new Array<number>(missing).fill(0), ...groups.slice(groupCount(head))]
+  const all = [
+    ...groups.slice(0, groupCount(head)),
+    ...new Array<number>(missing).fill(0),
+    ...groups.slice(groupCount(head)),
+  ]
   const words = new Uint32Array(4)
   for (let i = 0; i < 4; i++) words[i] = ((all[2 * i]! << 16) | all[2 * i + 1]!) >>> 0
   return words
@@ -124,7 +129,7 @@ function pushGroup(groups: number[], part: string): boolean {
 function prefixMatches(ip: Uint32Array, prefix: Uint32Array, bits: number): boolean {
   for (let i = 0; i < 4 && bits > 0; i++, bits -= 32) {
     const mask = bits >= 32 ? 0xffffffff : (0xffffffff << (32 - bits)) >>> 0
-    if (((ip[i]! & mask) >>> 0) !== ((prefix[i]! & mask) >>> 0)) return false
+    if ((ip[i]! & mask) >>> 0 !== (prefix[i]! & mask) >>> 0) return false
   }
   return true
 }

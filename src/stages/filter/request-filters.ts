@@ -98,7 +98,9 @@ const UA_AUTOMATION = 2
  * traffic, blocked publisher or site (set lookups), user agent (a cache in front of one regular
  * expression per list), then the data-centre IP ranges (bisection).
  */
-export function createRequestFilters(config: RequestFilterConfig = DEFAULT_REQUEST_FILTER_CONFIG): RequestFilters {
+export function createRequestFilters(
+  config: RequestFilterConfig = DEFAULT_REQUEST_FILTER_CONFIG,
+): RequestFilters {
   const blockedPublishers = new Set(config.blockedPublishers)
   const blockedSites = new Set(config.blockedSites)
   const datacenter = compileIpRanges(config.datacenterIpRanges)
@@ -118,10 +120,16 @@ export function createRequestFilters(config: RequestFilterConfig = DEFAULT_REQUE
   return {
     check(request) {
       const device = request.device
-      if (config.requireSiteOrApp && request.site === undefined && request.app === undefined && request.dooh === undefined) {
+      if (
+        config.requireSiteOrApp &&
+        request.site === undefined &&
+        request.app === undefined &&
+        request.dooh === undefined
+      ) {
         return MISSING_FIELDS
       }
-      if (config.requireDevice && (device === undefined || (!device.ua && !device.ip && !device.ipv6))) return MISSING_FIELDS
+      if (config.requireDevice && (device === undefined || (!device.ua && !device.ip && !device.ipv6)))
+        return MISSING_FIELDS
       if (request.test === 1 && !config.hasTestDemand) return TEST_WITHOUT_DEMAND
       const inventory = request.site ?? request.app
       const publisherId = inventory?.publisher?.id
@@ -149,13 +157,22 @@ function fragmentPattern(fragments: readonly string[]): RegExp | null {
   return new RegExp(fragments.map((f) => f.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|'), 'i')
 }
 
-const MISSING_FIELDS: RequestRejection = Object.freeze({ filter: 'request_fields', reason: NoBidReason.InvalidRequest })
-const TEST_WITHOUT_DEMAND: RequestRejection = Object.freeze({ filter: 'request_test', reason: NoBidReason.NoDemand })
+const MISSING_FIELDS: RequestRejection = Object.freeze({
+  filter: 'request_fields',
+  reason: NoBidReason.InvalidRequest,
+})
+const TEST_WITHOUT_DEMAND: RequestRejection = Object.freeze({
+  filter: 'request_test',
+  reason: NoBidReason.NoDemand,
+})
 const BLOCKED_PUBLISHER: RequestRejection = Object.freeze({
   filter: 'request_publisher',
   reason: NoBidReason.BlockedPublisherOrSite,
 })
-const CRAWLER: RequestRejection = Object.freeze({ filter: 'request_crawler', reason: NoBidReason.KnownWebCrawler })
+const CRAWLER: RequestRejection = Object.freeze({
+  filter: 'request_crawler',
+  reason: NoBidReason.KnownWebCrawler,
+})
 const NON_HUMAN: RequestRejection = Object.freeze({
   filter: 'request_non_human',
   reason: NoBidReason.SuspectedNonHumanTraffic,

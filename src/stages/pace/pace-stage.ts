@@ -74,7 +74,7 @@ function choose(
         continue
       }
       capKey = LocalFrequency.key(campaignId, userId)
-      if (isCapReached(lease.caps, counts.get(campaignId), leases.frequency.extra(capKey, nowMs))) {
+      if (isCapReached(lease.caps, counts.get(campaignId), leases.frequency.extra(capKey, counts.readAtMs))) {
         leases.skip('fcap')
         continue
       }

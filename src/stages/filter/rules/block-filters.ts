@@ -3,8 +3,9 @@ import { type AdFilter, adOf, BitsetTerm, includesAny } from '../ad-filter.js'
 import type { FilterInput } from '../filter-input.js'
 
 /*
- * Blocks: the request (or the ad) names what must not meet. Indexed, each is one deny term: the
- * OR of the postings of the blocked values, removed from the candidates.
+ * Blocks: the request (or the ad) names what must not meet. Where the ad lists the values (blocked
+ * domains, publishers), or one flag decides (brand safety, status), the filter is one deny term:
+ * a bitset removed from the candidates.
  */
 
 /** Ads that list the request's site domain (or app bundle) among their blocked domains. */
@@ -27,7 +28,8 @@ export class BlockedDomainFilter implements AdFilter {
     const domain = x.domain
     if (domain === null) return n
     let k = 0
-    for (let i = 0; i < n; i++) if (!adOf(this.ix, ords[i]!).blockedDomains.includes(domain)) ords[k++] = ords[i]!
+    for (let i = 0; i < n; i++)
+      if (!adOf(this.ix, ords[i]!).blockedDomains.includes(domain)) ords[k++] = ords[i]!
     return k
   }
 
@@ -55,7 +57,8 @@ export class BlockedPublisherFilter implements AdFilter {
     const pub = x.publisherId
     if (pub === null) return n
     let k = 0
-    for (let i = 0; i < n; i++) if (!adOf(this.ix, ords[i]!).blockedPublishers.includes(pub)) ords[k++] = ords[i]!
+    for (let i = 0; i < n; i++)
+      if (!adOf(this.ix, ords[i]!).blockedPublishers.includes(pub)) ords[k++] = ords[i]!
     return k
   }
 
@@ -64,24 +67,61 @@ export class BlockedPublisherFilter implements AdFilter {
   }
 }
 
+/**
+ * A request-sized set of ids as a lookup table over a catalog's ids: set for one request, cleared
+ * by undoing exactly what was set, so a long table costs nothing per request.
+ */
+class IdFlags {
+  readonly flags: Uint8Array
+  readonly #set: number[] = []
+  constructor(size: number) {
+    this.flags = new Uint8Array(size)
+  }
+
+  /** Flags the ids of `values` the catalog knows; returns how many it flagged. */
+  reset(ids: ReadonlyMap<string, number>, values: readonly string[]): number {
+    for (let i = 0; i < this.#set.length; i++) this.flags[this.#set[i]!] = 0
+    this.#set.length = 0
+    for (let i = 0; i < values.length; i++) {
+      const id = ids.get(values[i]!)
+      if (id === undefined || this.flags[id] === 1) continue
+      this.flags[id] = 1
+      this.#set.push(id)
+    }
+    return this.#set.length
+  }
+}
+
+/*
+ * badv, bcat and battr name a set of values checked against one small fact of the ad. A bitset
+ * term would OR one posting per listed value over every word walked (a long badv is a dozen cache
+ * lines per block); as a lookup per surviving candidate it costs one table read.
+ */
+
 /** The request's badv (merged with the publisher's) against the ad's advertiser domain. */
 export class BadvFilter implements AdFilter {
   readonly name = 'badv'
-  readonly form = 'term'
+  readonly form = 'predicate'
   readonly scope = 'request'
   readonly term = new BitsetTerm()
-  constructor(readonly ix: CatalogIndex) {}
-
-  prepare(x: FilterInput): boolean {
-    this.term.reset(true)
-    for (let i = 0; i < x.badv.length; i++) this.term.add(this.ix.advertiser.get(x.badv[i]!))
-    return this.term.count > 0
+  readonly #blocked: IdFlags
+  constructor(readonly ix: CatalogIndex) {
+    this.#blocked = new IdFlags(ix.advertiserIds.size)
   }
 
-  keep(ords: Int32Array, n: number, x: FilterInput): number {
-    const badv = x.badv
+  prepare(x: FilterInput): boolean {
+    return this.#blocked.reset(this.ix.advertiserIds, x.badv) > 0
+  }
+
+  keep(ords: Int32Array, n: number): number {
+    const creativeAd = this.ix.creativeAd
+    const advertiser = this.ix.adAdvertiser
+    const blocked = this.#blocked.flags
     let k = 0
-    for (let i = 0; i < n; i++) if (!badv.includes(adOf(this.ix, ords[i]!).record.advertiserDomain)) ords[k++] = ords[i]!
+    for (let i = 0; i < n; i++) {
+      const o = ords[i]!
+      if (blocked[advertiser[creativeAd[o]!]!] === 0) ords[k++] = o
+    }
     return k
   }
 
@@ -93,21 +133,27 @@ export class BadvFilter implements AdFilter {
 /** The request's bcat (merged with the publisher's) against the ad's category. */
 export class BcatFilter implements AdFilter {
   readonly name = 'bcat'
-  readonly form = 'term'
+  readonly form = 'predicate'
   readonly scope = 'request'
   readonly term = new BitsetTerm()
-  constructor(readonly ix: CatalogIndex) {}
-
-  prepare(x: FilterInput): boolean {
-    this.term.reset(true)
-    for (let i = 0; i < x.bcat.length; i++) this.term.add(this.ix.category.get(x.bcat[i]!))
-    return this.term.count > 0
+  readonly #blocked: IdFlags
+  constructor(readonly ix: CatalogIndex) {
+    this.#blocked = new IdFlags(ix.categoryIds.size)
   }
 
-  keep(ords: Int32Array, n: number, x: FilterInput): number {
-    const bcat = x.bcat
+  prepare(x: FilterInput): boolean {
+    return this.#blocked.reset(this.ix.categoryIds, x.bcat) > 0
+  }
+
+  keep(ords: Int32Array, n: number): number {
+    const creativeAd = this.ix.creativeAd
+    const category = this.ix.adCategory
+    const blocked = this.#blocked.flags
     let k = 0
-    for (let i = 0; i < n; i++) if (!bcat.includes(adOf(this.ix, ords[i]!).record.category)) ords[k++] = ords[i]!
+    for (let i = 0; i < n; i++) {
+      const o = ords[i]!
+      if (blocked[category[creativeAd[o]!]!] === 0) ords[k++] = o
+    }
     return k
   }
 
@@ -116,24 +162,40 @@ export class BcatFilter implements AdFilter {
   }
 }
 
-/** The imp's battr against the creative's attributes. */
+/** The imp's battr against the creative's attributes: one AND of attribute bits per candidate. */
 export class BattrFilter implements AdFilter {
   readonly name = 'battr'
-  readonly form = 'term'
+  readonly form = 'predicate'
   readonly scope = 'imp'
   readonly term = new BitsetTerm()
+  #mask = 0
+  /** battr values past 31 (none in AdCOM 1.0), checked against the ad's list. */
+  #others: number[] = []
   constructor(readonly ix: CatalogIndex) {}
 
   prepare(x: FilterInput): boolean {
-    this.term.reset(true)
-    for (let i = 0; i < x.battr.length; i++) this.term.add(this.ix.attribute.get(x.battr[i]!))
-    return this.term.count > 0
+    this.#mask = 0
+    this.#others.length = 0
+    for (let i = 0; i < x.battr.length; i++) {
+      const attr = x.battr[i]!
+      if (attr >= 0 && attr < 32) this.#mask |= 1 << attr
+      else this.#others.push(attr)
+    }
+    return this.#mask !== 0 || this.#others.length > 0
   }
 
-  keep(ords: Int32Array, n: number, x: FilterInput): number {
-    const battr = x.battr
+  keep(ords: Int32Array, n: number): number {
+    const creativeAd = this.ix.creativeAd
+    const attributes = this.ix.adAttributeMask
+    const mask = this.#mask
     let k = 0
-    for (let i = 0; i < n; i++) if (!includesAny(adOf(this.ix, ords[i]!).attributes, battr)) ords[k++] = ords[i]!
+    for (let i = 0; i < n; i++) {
+      const o = ords[i]!
+      const a = creativeAd[o]!
+      if ((attributes[a]! & mask) === 0 && (this.#others.length === 0 || !includesAny(this.ix.ads[a]!.attributes, this.#others))) {
+        ords[k++] = o
+      }
+    }
     return k
   }
 

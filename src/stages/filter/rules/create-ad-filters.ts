@@ -65,7 +65,8 @@ export function createAdFilters(ix: CatalogIndex): AdFilter[] {
     new DomainMinCpmFilter(ix),
   ]
   filters.forEach((f, i) => {
-    if (f.name !== AD_FILTER_NAMES[i]) throw new Error(`filter ${f.name} out of place (expected ${AD_FILTER_NAMES[i]})`)
+    if (f.name !== AD_FILTER_NAMES[i])
+      throw new Error(`filter ${f.name} out of place (expected ${AD_FILTER_NAMES[i]})`)
   })
   return filters
 }

@@ -94,7 +94,9 @@ export class DomainMinCpmFilter extends KeyedPolicyFilter {
   }
   protected rejects(rule: CompiledRule, ord: number): boolean {
     const ad = adOf(this.ix, ord)
-    return ad.priceCpm < rule.minCpm && (rule.categories.size === 0 || rule.categories.has(ad.record.category))
+    return (
+      ad.priceCpm < rule.minCpm && (rule.categories.size === 0 || rule.categories.has(ad.record.category))
+    )
   }
 }
 
@@ -108,7 +110,8 @@ export class CategoryCountryFilter implements AdFilter {
 
   prepare(x: FilterInput): boolean {
     const cc = this.ix.policies.categoryCountry
-    const deny = x.country !== null && cc.denyByCountry.has(x.country) ? cc.denyByCountry.get(x.country) : cc.denyOther
+    const deny =
+      x.country !== null && cc.denyByCountry.has(x.country) ? cc.denyByCountry.get(x.country) : cc.denyOther
     if (deny === null || deny === undefined) return false
     this.term.reset(true)
     this.term.add(deny)

@@ -91,7 +91,9 @@ export class DeviceTypeFilter implements AdFilter {
   prepare(x: FilterInput): boolean {
     if (this.ix.deviceType.size === 0) return false
     this.term.reset(false)
-    this.term.add((x.deviceType >= 0 ? this.ix.deviceType.get(x.deviceType) : undefined) ?? this.ix.deviceTypeAny)
+    this.term.add(
+      (x.deviceType >= 0 ? this.ix.deviceType.get(x.deviceType) : undefined) ?? this.ix.deviceTypeAny,
+    )
     return true
   }
 

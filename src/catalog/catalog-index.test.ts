@@ -21,7 +21,7 @@ const ads = [
 
 function idsOf(catalog: HouseCatalog, media: number, w: number, h: number): string[] {
   const range = catalog.index.formats.get(formatKey(media, w, h))!
-  return catalog.index.creatives.slice(range.start, range.end).map((c) => c.ad.id)
+  return catalog.index.creatives.slice(range.start, range.end).map((c) => c!.ad.id)
 }
 
 describe('catalog index', () => {
@@ -47,7 +47,7 @@ describe('catalog index', () => {
     const usa = ix.country.postings.get('USA')!
     const can = ix.country.postings.get('CAN')!
     const ids = (words: Uint32Array) =>
-      ix.creatives.filter((_, o) => hasBit(words, o)).map((c) => `${c.ad.id}@${c.w}`)
+      ix.creatives.filter((_, o) => hasBit(words, o)).map((c) => `${c!.ad.id}@${c!.w}`)
     assert.deepEqual(ids(usa).sort(), ['a@300', 'b@300', 'b@728', 'c@728', 'v@640'])
     assert.deepEqual(ids(can).sort(), ['a@300', 'c@728', 'v@640'])
     assert.deepEqual(ids(ix.country.any).sort(), ['c@728', 'v@640'])

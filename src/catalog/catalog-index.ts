@@ -78,8 +78,9 @@ export interface CatalogIndex {
   /** Ordinals in use, gaps between format runs included (see RUN_ALIGN). */
   readonly ordinalCount: number
   readonly wordCount: number
-  readonly creatives: readonly HouseCreative[]
-  /** Ordinal → ad ordinal (ads are ranked by price, then id). */
+  /** By ordinal; undefined in the gaps between runs. */
+  readonly creatives: readonly (HouseCreative | undefined)[]
+  /** Ordinal → ad ordinal (ads are ranked by price, then id); -1 in the gaps. */
   readonly creativeAd: Int32Array
   readonly creativePriceCpm: Float64Array
   /** Ordinal → index into AD_MEDIA_TYPES, w, h of the creative. */
@@ -238,7 +239,7 @@ function adFacts(ad: AdRecord, ordinal: number): AdFacts {
 interface CreativeLayout {
   readonly creativeCount: number
   readonly ordinalCount: number
-  readonly creatives: HouseCreative[]
+  readonly creatives: (HouseCreative | undefined)[]
   readonly creativeAd: Int32Array
   readonly creativePriceCpm: Float64Array
   readonly creativeMedia: Uint8Array
@@ -271,7 +272,7 @@ function* layoutCreatives(
     creativeCount += g.ads.length
     ordinalCount = alignRun(ordinalCount) + g.ads.length
   }
-  const creatives: HouseCreative[] = new Array(ordinalCount)
+  const creatives: (HouseCreative | undefined)[] = new Array(ordinalCount)
   const creativeAd = new Int32Array(ordinalCount).fill(-1)
   const creativePriceCpm = new Float64Array(ordinalCount)
   const creativeMedia = new Uint8Array(ordinalCount)

@@ -80,8 +80,15 @@ class PendingAuction {
   readonly onBody = (_reader: BodyReader, body: string | null, failure: BodyFailure | null): void => {
     this.#isBodyRead = true
     if (failure !== null) return this.#answerFailure(failure)
-    this.deps.exchange.runAuction(body!, this.receivedAt).then(this.#write)
+    this.deps.exchange.runAuction(body!, this.receivedAt).then(this.#write, this.#writeFailed)
   }
+
+  /**
+   * runAuction promises never to reject; if a bug breaks that promise (e.g. a DSP bid too deeply
+   * nested for JSON.stringify), the client still gets an answer, the in-flight slot is released,
+   * and the process does not die of an unhandled rejection.
+   */
+  readonly #writeFailed = (): void => this.#write(FAILED_ANSWER)
 
   #answerFailure(failure: BodyFailure): void {
     const status = failure === 'too_large' ? 413 : failure === 'bad_encoding' ? 400 : 415
@@ -107,6 +114,8 @@ class PendingAuction {
 }
 
 const ABORTED_ANSWER: AuctionAnswer = Object.freeze({ status: 400, body: '', outcome: 'aborted' })
+/** Same answer as the exchange gives a failed auction: a no-bid, counted as outcome "error". */
+const FAILED_ANSWER: AuctionAnswer = Object.freeze({ status: 204, body: '', outcome: 'error' })
 
 function finishMetrics(deps: AuctionRouteDeps, receivedAt: number, outcome: AuctionOutcome): void {
   deps.metrics.auctionSeconds.observe((performance.now() - receivedAt) / 1000)

@@ -155,6 +155,18 @@ export class LeaseManager {
     return this.#campaigns.get(id)
   }
 
+  /**
+   * Whether an ad of this campaign could be paced in now, for a filter that wants to skip dead
+   * campaigns before the pace stage (it keeps few spares per imp): known, live, and for a budgeted
+   * campaign, spendable and not out of budget.
+   */
+  canServe(campaignId: string, nowMs: number): boolean {
+    const lease = this.#campaigns.get(campaignId)
+    if (lease === undefined || !isLive(lease.campaign, nowMs)) return false
+    if (!lease.isBudgeted) return true
+    return this.canSpend(nowMs) && !(lease.mode === 'exhausted' && lease.availableMicros < lease.unitMicros)
+  }
+
   /** Leases may be spent only while the store has heard from us within the lease TTL. */
   canSpend(nowMs: number): boolean {
     return nowMs <= this.#leaseValidUntilMs

@@ -39,6 +39,12 @@ describe('notice tokens', () => {
     assert.equal(signer.verify(`${richer}.${sig}`, 'billing', NOW).ok, false)
     const flipped = `${payload}.${sig.slice(0, -2)}${sig.endsWith('AA') ? 'AB' : 'AA'}`
     assert.equal(signer.verify(flipped, 'billing', NOW).ok, false)
+    // Another spelling of the same bytes (the last character's two spare bits) is refused too.
+    const last = sig.at(-1)!
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+    const sibling = alphabet[alphabet.indexOf(last) ^ 1]!
+    assert.deepEqual(Buffer.from(sig.slice(0, -1) + sibling, 'base64url'), Buffer.from(sig, 'base64url'))
+    assert.equal(signer.verify(`${payload}.${sig.slice(0, -1)}${sibling}`, 'billing', NOW).ok, false)
     for (const junk of ['', '.', 'abc', `${payload}.`, `.${sig}`, `${payload}.${sig}x`]) {
       assert.deepEqual(signer.verify(junk, 'billing', NOW), { ok: false, reason: 'forged' }, junk)
     }

@@ -36,7 +36,8 @@ export interface NoticeClaims {
 const VERSION = 1
 const TYPE_CODE: Readonly<Record<NoticeType, string>> = { billing: 'b', win: 'w', loss: 'l' }
 const CODE_TYPE: Readonly<Record<string, NoticeType>> = { b: 'billing', w: 'win', l: 'loss' }
-const SIGNATURE_BYTES = 32
+/** 32 bytes of HMAC-SHA256 in unpadded base64url. */
+const SIGNATURE_CHARS = 43
 
 export type NoticeVerdict =
   | { readonly ok: true; readonly claims: NoticeClaims }
@@ -85,8 +86,11 @@ export function createNoticeSigner(secret: string | Buffer): NoticeSigner {
       const dot = token.indexOf('.')
       if (dot <= 0) return FORGED
       const payload = token.slice(0, dot)
-      const given = Buffer.from(token.slice(dot + 1), 'base64url')
-      if (given.length !== SIGNATURE_BYTES || !timingSafeEqual(given, mac(payload))) return FORGED
+      // The signature's text is compared, not its decoded bytes: base64 decoders ignore the last
+      // character's spare bits, so two spellings would decode to one valid signature.
+      const given = Buffer.from(token.slice(dot + 1))
+      const expected = Buffer.from(mac(payload).toString('base64url'))
+      if (given.length !== SIGNATURE_CHARS || !timingSafeEqual(given, expected)) return FORGED
       const claims = decodeClaims(payload)
       if (claims === null) return FORGED
       if (claims.type !== expectedType) return WRONG_TYPE

@@ -22,8 +22,13 @@ export const FAST_PACING = {
   frequencyCacheTtlMs: 0,
 }
 
-/** A house ad in the seed format: 300x250, `price` a decimal CPM. */
-export function houseAd(id: string, campaign: string | null, price = '2.00'): Record<string, unknown> {
+/** A house ad in the seed format, `price` a decimal CPM. */
+export function houseAd(
+  id: string,
+  campaign: string | null,
+  price = '2.00',
+  size = '300x250',
+): Record<string, unknown> {
   return {
     id,
     title: `Ad ${id}`,
@@ -31,7 +36,7 @@ export function houseAd(id: string, campaign: string | null, price = '2.00'): Re
     clickURL: `https://shop.example/${id}`,
     imageURL: `https://cdn.shop.example/${id}.png`,
     price,
-    sizes: ['300x250'],
+    sizes: [size],
     adomain: 'shop.example',
     ...(campaign === null ? {} : { campaign }),
   }

@@ -329,6 +329,6 @@ describe('every ad filter rule kind rejects what it should, and only that', () =
       pick(catalog, { request: { imp: [imp({ banner: { format: [{ w: 640, h: 480 }] } })] } }, engine),
       [],
     )
-    assert.match(catalog.index.creatives.find((x) => x.ad.id === 'video')!.adm, /^<VAST version="4.0">/)
+    assert.match(catalog.index.creatives.find((x) => x?.ad.id === 'video')!.adm, /^<VAST version="4.0">/)
   })
 })

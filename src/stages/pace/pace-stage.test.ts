@@ -46,10 +46,22 @@ function context(houseAds: HouseCreative[][], frequency: RequestSignals['frequen
 describe('pace stage', () => {
   let leases: LeaseManager
   let metrics: ExchangeMetrics
+  let storeCalls = 0
 
   beforeEach(async () => {
     const data = createMemoryPacingData()
-    const store = createMemoryPacingStore({ data })
+    const memory = createMemoryPacingStore({ data })
+    // Counts every store call, to show the request path makes none.
+    const store = new Proxy(memory, {
+      get(target, key, receiver) {
+        const value = Reflect.get(target, key, receiver)
+        if (typeof value !== 'function') return value
+        return (...args: unknown[]) => {
+          storeCalls++
+          return value.apply(target, args)
+        }
+      },
+    })
     await store.putCampaign(campaign('budget'))
     await store.putCampaign(campaign('paused', { status: 'paused' }))
     await store.putCampaign(
@@ -132,6 +144,21 @@ describe('pace stage', () => {
     }
     assert.equal(kept, 5)
     assert.equal(skipped()['paced'], 5)
+  })
+
+  it('is synchronous and never calls the store (leases in hand)', async () => {
+    createPaceStage({ leases }).run(context([[creative('x', 'budget')]], null)) // demand → lease
+    await leases.tick()
+    await new Promise((resolve) => setImmediate(resolve))
+    storeCalls = 0
+    const stage = createPaceStage({ leases })
+    for (let i = 0; i < 100; i++) {
+      const ctx = context([[creative('a', 'budget')], [creative('c', 'capped')]], noCounts(NOW))
+      assert.equal(stage.run(ctx), undefined)
+      settleReservations(ctx, leases, false)
+    }
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.equal(storeCalls, 0)
   })
 
   it('after the auction: the winner waits for billing, the loser is released', async () => {

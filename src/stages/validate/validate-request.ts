@@ -59,6 +59,8 @@ export function validateBidRequest(value: unknown): ParseResult {
 
 const MALFORMED_JSON: RequestProblem = Object.freeze({ field: 'body', message: 'is not valid JSON' })
 const CHANNELS = ['site', 'app', 'dooh'] as const
+// Read by decoration as the page's categories (merged with the store's): must be string lists.
+const CHANNEL_STRINGS = ['cat', 'pagecat', 'sectioncat'] as const
 const REQUEST_FLAGS = ['test', 'allimps'] as const
 const REQUEST_STRINGS = ['bcat', 'acat', 'badv', 'bapp', 'wseat', 'bseat', 'wlang', 'wlangb'] as const
 const REQUEST_OBJECTS = ['device', 'user', 'regs', 'source', 'ext'] as const
@@ -126,6 +128,8 @@ function checkChannel(request: JsonObject): RequestProblem | undefined {
     present = key
     const ext = channel['ext']
     if (ext !== undefined && !isObject(ext)) return fail(`${key}.ext`, MUST_BE_OBJECT)
+    const badStrings = firstNotStrings(channel, CHANNEL_STRINGS)
+    if (badStrings !== undefined) return fail(`${key}.${badStrings}`, MUST_BE_STRINGS)
   }
   return undefined
 }

@@ -68,7 +68,6 @@ class PendingAuction {
     readonly deps: AuctionRouteDeps,
   ) {
     deps.inFlight.count++
-    deps.metrics.inFlight.inc()
   }
 
   readonly onAborted = (): void => {
@@ -99,7 +98,6 @@ class PendingAuction {
 
   readonly #write = (answer: AuctionAnswer): void => {
     this.deps.inFlight.count--
-    this.deps.metrics.inFlight.dec()
     if (this.isAborted) return finishMetrics(this.deps, this.receivedAt, 'aborted')
     this.#answer = answer
     this.res.cork(this.#corkedWrite)

@@ -38,7 +38,7 @@ const METHOD_NOT_ALLOWED = errorBody('method_not_allowed', 'method not allowed o
 /** The uWS app: the auction route, health, metrics, and clear 404/405 answers for everything else. */
 export function createHttpServer(deps: HttpServerDeps): HttpServer {
   const app = uws.App()
-  const inFlight = { count: 0 }
+  const inFlight = deps.metrics.inFlightCount
   let listenSocket: us_listen_socket | null = null
 
   app.post('/openrtb2/auction', createAuctionHandler({ ...deps, inFlight }))

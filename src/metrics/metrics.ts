@@ -1,7 +1,8 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client'
 import { DSP_FAILURE_KINDS, type DspFailureKind } from '../errors.js'
 import { NO_BID_REASON_LABEL, type NoBidReason } from '../openrtb/types.js'
 import { FILTER_NAMES, type FilterName } from '../stages/filter/filter-names.js'
+import { FastHistogram } from './fast-histogram.js'
 
 /** Sub-millisecond resolution where the exchange lives, up to the 100 ms cap and past it. */
 const LATENCY_BUCKETS_SECONDS = [
@@ -88,11 +89,13 @@ export interface DspMetrics {
  */
 export class ExchangeMetrics {
   readonly registry = new Registry()
-  readonly auctionSeconds: Histogram
+  readonly auctionSeconds: HistogramChild
   readonly auctions: Readonly<Record<AuctionOutcome, CounterChild>>
   readonly noBids: ReadonlyMap<NoBidReason, CounterChild>
   readonly stageSeconds: Readonly<Record<StageName, HistogramChild>>
   readonly inFlight: Gauge
+  /** Auctions in progress, kept by the front end (shedding reads it too); exported at scrape time. */
+  readonly inFlightCount = { count: 0 }
   readonly dsps: ReadonlyMap<string, DspMetrics>
   readonly houseBids: Counter
   readonly houseWins: Counter
@@ -110,12 +113,14 @@ export class ExchangeMetrics {
     const registers = [this.registry]
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry })
 
-    this.auctionSeconds = new Histogram({
-      name: 'rtb_auction_duration_seconds',
-      help: 'Time from arrival of an auction request to its answer being written, all outcomes included.',
-      buckets: LATENCY_BUCKETS_SECONDS,
-      registers,
-    })
+    // The three request-path histograms are FastHistograms: observed on every auction and DSP call.
+    this.auctionSeconds = new FastHistogram(
+      'rtb_auction_duration_seconds',
+      'Time from arrival of an auction request to its answer being written, all outcomes included.',
+      [],
+      LATENCY_BUCKETS_SECONDS,
+      this.registry,
+    ).child()
     const auctions = new Counter({
       name: 'rtb_auctions_total',
       help: 'Auction requests by outcome.',
@@ -134,18 +139,23 @@ export class ExchangeMetrics {
       noBidChildren.set(Number(code) as NoBidReason, preload(noBids.labels(label)))
     }
     this.noBids = noBidChildren
-    const stages = new Histogram({
-      name: 'rtb_stage_duration_seconds',
-      help: 'Time spent in each auction stage.',
-      labelNames: ['stage'],
-      buckets: LATENCY_BUCKETS_SECONDS,
-      registers,
-    })
-    this.stageSeconds = resolveAll(STAGE_NAMES, (s) => stages.labels(s))
+    const stages = new FastHistogram(
+      'rtb_stage_duration_seconds',
+      'Time spent in each auction stage.',
+      ['stage'],
+      LATENCY_BUCKETS_SECONDS,
+      this.registry,
+    )
+    this.stageSeconds = resolveAll(STAGE_NAMES, (s) => stages.child(s))
+    const inFlight = this.inFlightCount
     this.inFlight = new Gauge({
       name: 'rtb_auctions_in_flight',
       help: 'Auctions received and not yet answered.',
       registers,
+      // Read at scrape time from the front end's own counter: nothing to update per request.
+      collect() {
+        this.set(inFlight.count)
+      },
     })
     this.dsps = createDspMetrics(dspIds, registers)
     this.houseBids = new Counter({
@@ -203,13 +213,13 @@ export class ExchangeMetrics {
 }
 
 function createDspMetrics(dspIds: readonly string[], registers: Registry[]): Map<string, DspMetrics> {
-  const latency = new Histogram({
-    name: 'rtb_dsp_request_duration_seconds',
-    help: 'DSP call duration from send to answer, timeouts and failures included.',
-    labelNames: ['dsp'],
-    buckets: LATENCY_BUCKETS_SECONDS,
-    registers,
-  })
+  const latency = new FastHistogram(
+    'rtb_dsp_request_duration_seconds',
+    'DSP call duration from send to answer, timeouts and failures included.',
+    ['dsp'],
+    LATENCY_BUCKETS_SECONDS,
+    registers[0]!,
+  )
   const calls = new Counter({
     name: 'rtb_dsp_requests_total',
     help: 'DSP calls by outcome (bid, no_bid, or the failure kind).',
@@ -238,7 +248,7 @@ function createDspMetrics(dspIds: readonly string[], registers: Registry[]): Map
   const out = new Map<string, DspMetrics>()
   for (const id of dspIds) {
     out.set(id, {
-      latencySeconds: latency.labels(id),
+      latencySeconds: latency.child(id),
       calls: resolveAll(DSP_CALL_OUTCOMES, (o) => calls.labels(id, o)),
       bidsReceived: preload(received.labels(id)),
       bidsRejected: preload(rejected.labels(id)),

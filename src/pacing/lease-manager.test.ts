@@ -222,6 +222,23 @@ describe('LeaseManager', () => {
     assert.equal(data.leases.get('c1')!.has('a'), false)
   })
 
+  it('tells a filter which campaigns can serve: known, live, spendable, not out of budget', async () => {
+    const { data, clock } = await setup({ impressionGoal: 1 })
+    await createMemoryPacingStore({ data }).putCampaign(campaign({ id: 'paused', status: 'paused' }))
+    const { leases } = manager(data, clock, 'a')
+    await leases.tick()
+    assert.equal(leases.canServe('c1', clock.t), true)
+    assert.equal(leases.canServe('paused', clock.t), false)
+    assert.equal(leases.canServe('nope', clock.t), false)
+    const r = (await reserve(leases))!
+    leases.markWon(r, clock.t)
+    await leases.commitBilling(billing(r))
+    clock.t += SETTINGS.paceIntervalMs
+    await leases.tick() // the store reports the goal reached
+    assert.equal(leases.campaign('c1')!.mode, 'exhausted')
+    assert.equal(leases.canServe('c1', clock.t), false)
+  })
+
   it('two instances never commit more than the budget', async () => {
     const { data, clock } = await setup({ lifetimeBudgetMicros: 50_000, impressionGoal: 20 })
     const insts = [manager(data, clock, 'a').leases, manager(data, clock, 'b').leases]

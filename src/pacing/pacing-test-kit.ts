@@ -8,6 +8,10 @@ import type { ExchangeStore } from '../store/store.js'
  * Test helpers for pacing end to end (not used by the exchange itself): an in-process exchange
  * with fast pacing settings, house ads tied to campaigns, and small HTTP helpers.
  */
+/** JSON answers, read loosely: the tests assert on their fields. */
+// biome-ignore lint/suspicious/noExplicitAny: test answers are read field by field
+export type Loose = Record<string, any>
+
 export const TEST_ADMIN_TOKEN = 'admin-token-for-tests-0123'
 export const TEST_NOTICE_SECRET = 'notice-secret-for-tests-0123'
 
@@ -81,13 +85,13 @@ export async function startPacedApp(
 
 export interface Answer {
   readonly status: number
-  readonly json: Record<string, any> | null
+  readonly json: Loose | null
 }
 
 export async function request(url: string, init: RequestInit = {}): Promise<Answer> {
   const res = await fetch(url, init)
   const text = await res.text()
-  return { status: res.status, json: text === '' ? null : (JSON.parse(text) as Record<string, any>) }
+  return { status: res.status, json: text === '' ? null : (JSON.parse(text) as Loose) }
 }
 
 export function adminPost(base: string, path: string, body: unknown): Promise<Answer> {
@@ -103,7 +107,7 @@ export function adminGet(base: string, path: string): Promise<Answer> {
 }
 
 /** One banner auction for `userId`; the winning bids of the answer (empty on 204). */
-export async function auction(base: string, userId: string, id = 'req'): Promise<Record<string, any>[]> {
+export async function auction(base: string, userId: string, id = 'req'): Promise<Loose[]> {
   const res = await request(`${base}/openrtb2/auction`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -117,7 +121,7 @@ export async function auction(base: string, userId: string, id = 'req'): Promise
     }),
   })
   if (res.status !== 200) return []
-  return (res.json!['seatbid'] as { bid: Record<string, any>[] }[]).flatMap((s) => s.bid)
+  return (res.json!['seatbid'] as { bid: Loose[] }[]).flatMap((s) => s.bid)
 }
 
 /** Calls `probe` until it answers true (or throws after `timeoutMs`). */

@@ -143,7 +143,8 @@ export function replaceAt(value: unknown, path: readonly (string | number)[], ra
   const last = path[path.length - 1]!
   if (raw !== null) {
     parent[last] = MARKER
-    return JSON.stringify(copy).replace(`"${MARKER}"`, raw)
+    // A function, so that `$&` and friends in `raw` are not read as replacement patterns.
+    return JSON.stringify(copy).replace(`"${MARKER}"`, () => raw)
   }
   if (Array.isArray(parent)) parent.splice(Number(last), 1)
   else delete parent[last]
@@ -194,8 +195,7 @@ export function deepNesting(base: Readonly<Record<string, unknown>>): BadBody[] 
 }
 
 function nestedImpExt(base: Readonly<Record<string, unknown>>, depth: number): string {
-  const text = replaceAt(base, ['imp', 0, 'ext'], `{"x":${'['.repeat(depth)}${']'.repeat(depth)}}`)
-  return text
+  return replaceAt(base, ['imp', 0, 'ext'], `{"x":${'['.repeat(depth)}${']'.repeat(depth)}}`)
 }
 
 /**

@@ -565,7 +565,11 @@ function leasesFromHash(h: Record<string, string>): Record<string, Amounts> {
  * The pacing store for a Dragonfly URL, or the embedded one. The embedded one shares its frequency
  * counters with the embedded ExchangeStore, so the decoration reads what billing notices wrote.
  */
-export function createPacingStore(url: string | null, exchangeStore: ExchangeStore, log: StoreLog): PacingStore {
+export function createPacingStore(
+  url: string | null,
+  exchangeStore: ExchangeStore,
+  log: StoreLog,
+): PacingStore {
   if (url === null || url === '') {
     const frequency = memoryFrequencyOf(exchangeStore) ?? undefined
     return createMemoryPacingStore({ data: createMemoryPacingData(frequency) })

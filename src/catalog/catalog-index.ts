@@ -19,6 +19,17 @@ export interface AllowDimension {
   readonly postings: ReadonlyMap<string, Uint32Array>
 }
 
+/**
+ * Per ad, a short list of interned values (CSR: ad `a` has values[start[a] .. start[a+1])), for
+ * dimensions few ads restrict. A compact column stays in cache where a bitset per value would not,
+ * and the check runs only on candidates the bitset terms left.
+ */
+export interface AdValueLists {
+  readonly ids: ReadonlyMap<string, number>
+  readonly start: Int32Array
+  readonly values: Int32Array
+}
+
 /** Creatives of one format: ordinals [start, end), best-paying first. */
 export interface FormatRange {
   readonly start: number
@@ -93,10 +104,6 @@ export interface CatalogIndex {
   readonly byRank: Int32Array
 
   readonly country: AllowDimension
-  readonly region: AllowDimension
-  readonly os: AllowDimension
-  readonly domain: AllowDimension
-  readonly publisher: AllowDimension
   readonly pageCategory: AllowDimension
   readonly userCategory: AllowDimension
   /** Device types are small integers: postings by number (with the open ads folded in, as above). */
@@ -106,13 +113,20 @@ export interface CatalogIndex {
   readonly relevance: ReadonlyMap<string, Uint32Array>
   /** Ads with no targeting.categories: what serves when no category is known. */
   readonly relevanceUntargeted: Uint32Array
-  readonly blockedDomain: ReadonlyMap<string, Uint32Array>
-  readonly blockedPublisher: ReadonlyMap<string, Uint32Array>
+  /** Allow lists (region "USA-CA", OS lower-cased, site domain, publisher id) and block lists. */
+  readonly regionLists: AdValueLists
+  readonly osLists: AdValueLists
+  readonly domainLists: AdValueLists
+  readonly publisherLists: AdValueLists
+  readonly blockedDomainLists: AdValueLists
+  readonly blockedPublisherLists: AdValueLists
   readonly category: ReadonlyMap<string, Uint32Array>
   readonly attribute: ReadonlyMap<number, Uint32Array>
-  /** null when no ad is brand-safe / every ad is active: the filter has nothing to do. */
+  /** null when no ad is brand-safe: the filter has nothing to do. */
   readonly brandSafe: Uint32Array | null
-  readonly inactive: Uint32Array | null
+  /** Per ad, 1 when its status lets it serve. */
+  readonly adIsActive: Uint8Array
+  readonly hasInactiveAds: boolean
 
   /** Categories and advertisers as small integers: a request's bcat/badv become lookup tables. */
   readonly categoryIds: ReadonlyMap<string, number>
@@ -362,70 +376,61 @@ class BitsetBuilder {
 function* buildDimensions(ads: readonly AdFacts[], b: BitsetBuilder) {
   const allowDim = () => ({ any: b.create(), postings: new Map<string, Uint32Array>() })
   const country = allowDim()
-  const region = allowDim()
-  const os = allowDim()
-  const domain = allowDim()
-  const publisher = allowDim()
   const pageCategory = allowDim()
   const userCategory = allowDim()
   const deviceTypeAny = b.create()
   const deviceType = new Map<number, Uint32Array>()
   const relevance = new Map<string, Uint32Array>()
   const relevanceUntargeted = b.create()
-  const blockedDomain = new Map<string, Uint32Array>()
-  const blockedPublisher = new Map<string, Uint32Array>()
   const category = new Map<string, Uint32Array>()
   const attribute = new Map<number, Uint32Array>()
   let brandSafe: Uint32Array | null = null
-  let inactive: Uint32Array | null = null
   for (const ad of ads) {
     const a = ad.ordinal
     b.allow(country, ad.countries, a)
-    b.allow(region, ad.regions, a)
-    b.allow(os, ad.os, a)
-    b.allow(domain, ad.domains, a)
-    b.allow(publisher, ad.publishers, a)
     b.allow(pageCategory, ad.pageCategories, a)
     b.allow(userCategory, ad.userCategories, a)
     if (ad.deviceTypes.length === 0) b.mark(deviceTypeAny, a)
     for (const d of ad.deviceTypes) b.markIn(deviceType, d, a)
     for (const c of ad.relevanceCategories) b.markIn(relevance, c, a)
     if (ad.record.targeting.categories.length === 0) b.mark(relevanceUntargeted, a)
-    for (const d of ad.blockedDomains) b.markIn(blockedDomain, d, a)
-    for (const p of ad.blockedPublishers) b.markIn(blockedPublisher, p, a)
     b.markIn(category, ad.record.category, a)
     for (const attr of ad.attributes) b.markIn(attribute, attr, a)
     if (ad.record.targeting.brandSafe) b.mark((brandSafe ??= b.create()), a)
-    if (!ad.isActive) b.mark((inactive ??= b.create()), a)
     if (a % BUILD_BATCH === BUILD_BATCH - 1) yield
   }
-  for (const dim of [country, region, os, domain, publisher, pageCategory, userCategory])
+  for (const dim of [country, pageCategory, userCategory])
     foldOpen(dim.postings, dim.any)
   foldOpen(deviceType, deviceTypeAny)
   return {
     country,
-    region,
-    os,
-    domain,
-    publisher,
     pageCategory,
     userCategory,
     deviceTypeAny,
     deviceType,
     relevance,
     relevanceUntargeted,
-    blockedDomain,
-    blockedPublisher,
     category,
     attribute,
     brandSafe,
-    inactive,
   }
 }
 
 /** Ads open on a dimension serve whatever the value: fold them into every value's postings. */
 function foldOpen<K>(postings: Map<K, Uint32Array>, any: Uint32Array): void {
   for (const words of postings.values()) orInto(words, any)
+}
+
+function valueLists(ads: readonly AdFacts[], valuesOf: (ad: AdFacts) => readonly string[]): AdValueLists {
+  const ids = new Map<string, number>()
+  const start = new Int32Array(ads.length + 1)
+  const values: number[] = []
+  for (const ad of ads) {
+    start[ad.ordinal] = values.length
+    for (const v of valuesOf(ad)) values.push(intern(ids, v))
+  }
+  start[ads.length] = values.length
+  return { ids, start, values: Int32Array.from(values) }
 }
 
 /** Per ad: category and advertiser ids, attribute bits. */
@@ -480,6 +485,14 @@ function buildColumns(ads: readonly AdFacts[]) {
     hasDaypart,
     keyValues: buildKeyValues(ads),
     ...buildIdColumns(ads),
+    regionLists: valueLists(ads, (ad) => ad.regions),
+    osLists: valueLists(ads, (ad) => ad.os),
+    domainLists: valueLists(ads, (ad) => ad.domains),
+    publisherLists: valueLists(ads, (ad) => ad.publishers),
+    blockedDomainLists: valueLists(ads, (ad) => ad.blockedDomains),
+    blockedPublisherLists: valueLists(ads, (ad) => ad.blockedPublishers),
+    adIsActive: Uint8Array.from(ads, (ad) => (ad.isActive ? 1 : 0)),
+    hasInactiveAds: ads.some((ad) => !ad.isActive),
   }
 }
 

@@ -164,7 +164,11 @@ async function warmUp(fleet: Fleet): Promise<void> {
   for (let i = 0; i < fleet.exchanges.length; i++) {
     const giveUpAt = Date.now() + 10_000
     while ((await auctionOn(fleet, i, `warm-${i}`, `warm-${i}`)).length === 0) {
-      if (Date.now() > giveUpAt) throw new Error(`instance ${i} never served`)
+      if (Date.now() > giveUpAt) {
+        const metrics = await (await fetch(`${fleet.exchanges[i]!.url}/metrics`)).text()
+        const outcomes = metrics.split('\n').filter((l) => /^rtb_(auctions|no_bids)_total\S* [1-9]/.test(l))
+        throw new Error(`instance ${i} never served: ${outcomes.join('; ')}\n${fleet.exchanges[i]!.output()}`)
+      }
       await sleep(20)
     }
   }

@@ -31,10 +31,28 @@ export const RICH_REQUEST: Readonly<Record<string, unknown>> = Object.freeze({
       bidfloorcur: 'USD',
       secure: 1,
       instl: 0,
-      banner: { w: 300, h: 250, format: [{ w: 300, h: 250 }, { w: 728, h: 90 }], battr: [1, 2], pos: 1 },
+      banner: {
+        w: 300,
+        h: 250,
+        format: [
+          { w: 300, h: 250 },
+          { w: 728, h: 90 },
+        ],
+        battr: [1, 2],
+        pos: 1,
+      },
       pmp: {
         private_auction: 0,
-        deals: [{ id: 'deal-1', bidfloor: 1, bidfloorcur: 'USD', at: 1, wseat: ['seat-1'], wadomain: ['a.example'] }],
+        deals: [
+          {
+            id: 'deal-1',
+            bidfloor: 1,
+            bidfloorcur: 'USD',
+            at: 1,
+            wseat: ['seat-1'],
+            wadomain: ['a.example'],
+          },
+        ],
       },
       ext: { prebid: { bidder: { x: {} } } },
     },
@@ -90,7 +108,11 @@ export const RICH_REQUEST: Readonly<Record<string, unknown>> = Object.freeze({
     ext: { consent: 'CO' },
   },
   regs: { coppa: 0, gdpr: 1, us_privacy: '1---', ext: { gdpr: 1 } },
-  source: { fd: 1, tid: 't1', schain: { complete: 1, ver: '1.0', nodes: [{ asi: 'x.example', sid: '1', hp: 1 }] } },
+  source: {
+    fd: 1,
+    tid: 't1',
+    schain: { complete: 1, ver: '1.0', nodes: [{ asi: 'x.example', sid: '1', hp: 1 }] },
+  },
   ext: { prebid: { debug: true } },
 })
 
@@ -156,7 +178,8 @@ export function wrongTypes(value: unknown, wrongs: readonly string[] = WRONG_VAL
   const out: BadBody[] = []
   for (const path of jsonPaths(value)) {
     const where = path.join('.')
-    for (const raw of wrongs) out.push({ label: `${where} = ${raw.slice(0, 24)}`, body: replaceAt(value, path, raw) })
+    for (const raw of wrongs)
+      out.push({ label: `${where} = ${raw.slice(0, 24)}`, body: replaceAt(value, path, raw) })
     out.push({ label: `${where} removed`, body: replaceAt(value, path, null) })
   }
   return out
@@ -225,7 +248,10 @@ export function encodingOddities(base: Readonly<Record<string, unknown>>): BadBo
   const inId = (bytes: readonly number[]) => splice(text, '"id":"rel-1"', `"id":"rel-1`, bytes, '"')
   const out: BadBody[] = [
     { label: 'UTF-8 BOM', body: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)]) },
-    { label: 'UTF-16LE with BOM', body: Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]) },
+    {
+      label: 'UTF-16LE with BOM',
+      body: Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]),
+    },
     { label: 'UTF-16BE', body: Buffer.from(text, 'utf16le').swap16() },
     { label: 'lone continuation byte in id', body: inId([0x80]) },
     { label: 'truncated 3-byte sequence in id', body: inId([0xe2, 0x82]) },
@@ -242,7 +268,10 @@ export function encodingOddities(base: Readonly<Record<string, unknown>>): BadBo
     { label: 'NUL byte after the body', body: Buffer.concat([Buffer.from(text), Buffer.from([0])]) },
     { label: 'invalid UTF-8 between tokens', body: splice(text, '{', '{', [0xff], '') },
     { label: 'invalid UTF-8 in a key', body: splice(text, '"tmax"', '"tm', [0xc3], 'ax"') },
-    { label: 'latin1 é in site.page', body: splice(text, '"https://news.example/a"', '"https://news.example/', [0xe9], '"') },
+    {
+      label: 'latin1 é in site.page',
+      body: splice(text, '"https://news.example/a"', '"https://news.example/', [0xe9], '"'),
+    },
     { label: 'two bodies back to back', body: text + text },
     { label: 'trailing garbage', body: `${text}}}` },
     { label: 'only whitespace', body: ' \t\r\n ' },
@@ -285,5 +314,8 @@ export function numberEdges(base: Readonly<Record<string, unknown>>): BadBody[] 
     [['regs', 'coppa'], '1.0'],
     [['imp', 0, 'secure'], '1e0'],
   ]
-  return cases.map(([path, raw]) => ({ label: `${path.join('.')} = ${raw}`, body: replaceAt(base, path, raw) }))
+  return cases.map(([path, raw]) => ({
+    label: `${path.join('.')} = ${raw}`,
+    body: replaceAt(base, path, raw),
+  }))
 }

@@ -23,30 +23,32 @@ import {
   assertServing,
   countAbove,
   forEachLimited,
-  post,
   ProcessWatch,
+  post,
   sampleValue,
 } from './invariants.js'
 
 /*
  * Bad input over HTTP against a real exchange: every JSON file of ../shared/fixtures (requests,
- * responses, fragments: whatever arrives must be answered), then generated malformed bodies. Each
- * answer must be 200, 204, 400 or 413, within the hang limit; afterwards the exchange still serves,
- * no auction ended in the pipeline's catch-all (outcome "error": a stage threw), no answer came
- * after its deadline plus a margin, and no unhandled error reached the process. The same bodies,
- * sampled, then go to the built exchange in its own process, which must still be running.
+ * responses, fragments: whatever arrives must be answered), then generated malformed bodies, then
+ * malformed DSP answers. Each answer must be 200, 204, 400 or 413, within the hang limit;
+ * afterwards the exchange still serves, no request body ended in the pipeline's catch-all (outcome
+ * "error": a stage threw), and no unhandled error reached the process. The same bodies, sampled,
+ * then go to the built exchange in its own process, which must still be running, and where no
+ * answer may come after its deadline plus a margin (on the exchange's own clock: in-process, the
+ * test's client shares the event loop, and its pauses would be charged to the exchange).
  *
  * The body limit is raised to 1 MiB so that 10k imps reach the validator (at the default 256 KiB
  * no 10k-imp request fits); 100k imps and the 2 MB array are still refused at the door with 413.
- * Event-loop shedding is off in the in-process exchange only: the test's own client shares its
- * event loop, so a lag it causes would shed with 503 for reasons that are not the exchange's.
+ * Event-loop shedding is off: a single heavy body (100k-deep nesting, 10k imps) blocks the loop
+ * past the 40 ms lag limit, and the request right after it is then shed (503) by design; shedding
+ * is the overload suite's subject, not this one's.
  */
 
 const MAX_BODY_BYTES = 1 << 20
 /** The deadline of a tmax-100 auction (98 ms) plus margin: server-side, in its own process. */
-const LATE_BUCKET_CHILD = '0.15'
-/** Same check in-process, where the test's client shares the event loop: a hang detector only. */
-const LATE_BUCKET_IN_PROCESS = '0.25'
+const LATE_BUCKET = '0.15'
+const NO_LAG_SHEDDING = { maxInFlight: 2_000, maxEventLoopLagMs: 10_000 }
 
 /** A DSP that bids on every imp of ordinary requests; a test can dictate its next answers. */
 interface ScriptedDsp {
@@ -143,7 +145,7 @@ describe('bad input over HTTP: in-process exchange', () => {
     scripted = await startScriptedDsp()
     ex = await startTestExchange({
       maxBodyBytes: MAX_BODY_BYTES,
-      overload: { maxInFlight: 2_000, maxEventLoopLagMs: 10_000 },
+      overload: NO_LAG_SHEDDING,
       dsps: [{ id: 'bidder', endpoint: scripted.dsp.url, timeoutMs: 80 }],
     })
   })
@@ -153,7 +155,8 @@ describe('bad input over HTTP: in-process exchange', () => {
     watch?.stop()
   })
 
-  const errors = async () => sampleValue(await ex.app.metrics.scrape(), 'rtb_auctions_total', { outcome: 'error' })
+  const errors = async () =>
+    sampleValue(await ex.app.metrics.scrape(), 'rtb_auctions_total', { outcome: 'error' })
 
   /** Sends the bodies; fails naming the bodies whose auction ended in outcome "error", if any. */
   async function sendChecked(t: TestContext, bodies: readonly BadBody[]): Promise<void> {
@@ -220,15 +223,16 @@ describe('bad input over HTTP: in-process exchange', () => {
       }
     }
     t.diagnostic(`${answers.length} DSP answers, ${delivered} delivered: ${summary(tally)}`)
-    assert.ok(delivered >= answers.length * 0.9, `only ${delivered} of ${answers.length} reached the exchange`)
+    assert.ok(
+      delivered >= answers.length * 0.9,
+      `only ${delivered} of ${answers.length} reached the exchange`,
+    )
     // Outcome "error" is not asserted here: see the report on rank-bids (adomain/cat/attr null).
   })
 
-  it('afterwards: still serving, no late answer, no unhandled error', async () => {
+  it('afterwards: still serving, nothing left in flight, no unhandled error', async () => {
     await assertServing(ex.url, 'after all bad input')
     const text = await ex.app.metrics.scrape()
-    const late = countAbove(text, 'rtb_auction_duration_seconds', LATE_BUCKET_IN_PROCESS)
-    assert.equal(late, 0, `${late} answers after ${LATE_BUCKET_IN_PROCESS} s`)
     assert.equal(sampleValue(text, 'rtb_auctions_in_flight'), 0, 'in-flight auctions left over')
     watch.assertClean()
   })
@@ -292,12 +296,26 @@ function dspAnswers(): BadBody[] {
   for (const depth of [1_000, 10_000]) {
     out.push({
       label: `bid.ext nested ${depth} deep`,
-      body: replaceAt(GOOD_ANSWER, ['seatbid', 0, 'bid', 0, 'ext'], `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`),
+      body: replaceAt(
+        GOOD_ANSWER,
+        ['seatbid', 0, 'bid', 0, 'ext'],
+        `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`,
+      ),
     })
   }
   const good = JSON.stringify(GOOD_ANSWER)
-  for (let end = 0; end < good.length; end += 17) out.push({ label: `answer cut at ${end}`, body: good.slice(0, end) })
-  for (const raw of ['null', '[]', '"x"', '0', '{}', '{"seatbid":{}}', '{"seatbid":[null]}', '{"seatbid":[{"bid":{}}]}']) {
+  for (let end = 0; end < good.length; end += 17)
+    out.push({ label: `answer cut at ${end}`, body: good.slice(0, end) })
+  for (const raw of [
+    'null',
+    '[]',
+    '"x"',
+    '0',
+    '{}',
+    '{"seatbid":{}}',
+    '{"seatbid":[null]}',
+    '{"seatbid":[{"bid":{}}]}',
+  ]) {
     out.push({ label: `answer ${raw}`, body: raw })
   }
   return out
@@ -306,7 +324,11 @@ function dspAnswers(): BadBody[] {
 /** A fixture answer made to fit SIMPLE_REQUEST: its id, imp "1", USD. */
 function adopt(value: unknown): string {
   if (typeof value !== 'object' || value === null) return JSON.stringify(value)
-  const res: Record<string, unknown> = { ...(value as Record<string, unknown>), id: '@@request-id@@', cur: 'USD' }
+  const res: Record<string, unknown> = {
+    ...(value as Record<string, unknown>),
+    id: '@@request-id@@',
+    cur: 'USD',
+  }
   if (Array.isArray(res['seatbid'])) {
     res['seatbid'] = res['seatbid'].map((seat: { bid?: unknown }) => ({
       ...seat,
@@ -323,9 +345,7 @@ describe('bad input over HTTP: the built exchange in its own process', () => {
     scripted = await startScriptedDsp()
     child = await startChildExchange({
       maxBodyBytes: MAX_BODY_BYTES,
-      // A single heavy body (100k-deep nesting, 10k imps) blocks the loop past the 40 ms lag limit,
-      // and the request right after it would be shed (503) by design: shedding is not tested here.
-      overload: { maxInFlight: 2_000, maxEventLoopLagMs: 10_000 },
+      overload: NO_LAG_SHEDDING,
       dsps: [{ id: 'bidder', endpoint: scripted.dsp.url, timeoutMs: 80 }],
     })
   })
@@ -356,8 +376,15 @@ describe('bad input over HTTP: the built exchange in its own process', () => {
       ['bid.adomain null', ['adomain'], 'null'],
     ] as const) {
       const id = `child-${label}`
-      scripted.scripted.set(id, replaceAt(GOOD_ANSWER, ['seatbid', 0, 'bid', 0, ...path], raw).replace('@@request-id@@', id))
-      const answer = await post(`${child.url}/openrtb2/auction`, JSON.stringify({ ...SIMPLE_REQUEST, id }), label)
+      scripted.scripted.set(
+        id,
+        replaceAt(GOOD_ANSWER, ['seatbid', 0, 'bid', 0, ...path], raw).replace('@@request-id@@', id),
+      )
+      const answer = await post(
+        `${child.url}/openrtb2/auction`,
+        JSON.stringify({ ...SIMPLE_REQUEST, id }),
+        label,
+      )
       assert.ok(answer.status === 200 || answer.status === 204, `${label}: ${answer.status}`)
       assert.equal(scripted.scripted.has(id), false, `${label}: the DSP was not called`)
     }
@@ -365,8 +392,8 @@ describe('bad input over HTTP: the built exchange in its own process', () => {
     await assertServing(child.url, 'after all bad input')
     assert.equal(child.child.exitCode, null, `the exchange exited:\n${child.output().slice(-2_000)}`)
     const text = await (await fetch(`${child.url}/metrics`)).text()
-    const late = countAbove(text, 'rtb_auction_duration_seconds', LATE_BUCKET_CHILD)
-    assert.equal(late, 0, `${late} answers after ${LATE_BUCKET_CHILD} s (deadline 98 ms)`)
+    const late = countAbove(text, 'rtb_auction_duration_seconds', LATE_BUCKET)
+    assert.equal(late, 0, `${late} answers after ${LATE_BUCKET} s (deadline 98 ms)`)
     assert.equal(sampleValue(text, 'rtb_auctions_in_flight'), 0, 'in-flight auctions left over')
   })
 })

@@ -4,10 +4,10 @@ import fc from 'fast-check'
 import { DSP_FAILURE_KINDS, type DspFailureKind } from '../errors.js'
 import type { BidRequest } from '../openrtb/types.js'
 import type { CandidateBid } from '../pipeline/auction-context.js'
+import { rejectBid } from '../stages/auction/rank-bids.js'
 import { ADAPTERS } from '../stages/bid/adapters/adapter-registry.js'
 import { readAnswer } from '../stages/bid/adapters/dsp-adapter.js'
 import { parseBidResponse } from '../stages/bid/adapters/openrtb26/openrtb26-adapter.js'
-import { rejectBid } from '../stages/auction/rank-bids.js'
 import { type ParseResult, parseBidRequest, validateBidRequest } from '../stages/validate/validate-request.js'
 import { jsonPaths, RICH_REQUEST, replaceAt } from './bad-bodies.js'
 
@@ -19,7 +19,7 @@ import { jsonPaths, RICH_REQUEST, replaceAt } from './bad-bodies.js'
  * independently); what is valid by construction is accepted; the DSP parser returns well-formed
  * candidates or a failure kind.
  *
- * FUZZ_RUNS sets the cases per property (default 400: all properties in a few seconds, for CI);
+ * FUZZ_RUNS sets the cases per property (default 600: all properties in ~5 s, for CI);
  * FUZZ_SEED replays a run. A long run:
  *   npm run build && FUZZ_RUNS=100000 node --test dist/src/reliability/fuzz.test.js
  * Last long run (FUZZ_RUNS=100000): 13 properties, 1,300,000 cases, in 10 min 41 s. Failures
@@ -28,7 +28,7 @@ import { jsonPaths, RICH_REQUEST, replaceAt } from './bad-bodies.js'
  * throws on a bid whose adomain, cat or attr is null (the last property below, marked todo).
  */
 
-const RUNS = Number(process.env['FUZZ_RUNS'] ?? 400)
+const RUNS = Number(process.env['FUZZ_RUNS'] ?? 600)
 const SEED = process.env['FUZZ_SEED'] === undefined ? {} : { seed: Number(process.env['FUZZ_SEED']) }
 const PARAMS = { numRuns: RUNS, ...SEED }
 
@@ -52,14 +52,20 @@ function unsoundness(r: unknown): string[] {
   if (!Array.isArray(imps) || imps.length === 0) return [...bad, 'imp']
   const ids = new Set<unknown>()
   imps.forEach((imp, i) => {
-    if (!isObj(imp)) return need(false, `imp[${i}] object`)
+    if (!isObj(imp)) {
+      need(false, `imp[${i}] object`)
+      return
+    }
     need(isNonEmptyString(imp['id']) && !ids.has(imp['id']), `imp[${i}].id unique string`)
     ids.add(imp['id'])
     const media = ['banner', 'video', 'audio', 'native'].filter((m) => imp[m] !== undefined)
     need(media.length > 0, `imp[${i}] has media`)
     for (const m of media) need(isObj(imp[m]), `imp[${i}].${m} object`)
     const floor = imp['bidfloor']
-    need(floor === undefined || (typeof floor === 'number' && floor >= 0 && floor < Infinity), `imp[${i}].bidfloor`)
+    need(
+      floor === undefined || (typeof floor === 'number' && floor >= 0 && floor < Infinity),
+      `imp[${i}].bidfloor`,
+    )
     need(imp['bidfloorcur'] === undefined || typeof imp['bidfloorcur'] === 'string', `imp[${i}].bidfloorcur`)
     const banner = imp['banner']
     if (isObj(banner)) {
@@ -70,13 +76,18 @@ function unsoundness(r: unknown): string[] {
     }
     for (const m of ['video', 'audio']) {
       const v = imp[m]
-      if (isObj(v)) need(isStrings(v['mimes']) && (v['mimes'] as unknown[]).length > 0, `imp[${i}].${m}.mimes`)
+      if (isObj(v))
+        need(isStrings(v['mimes']) && (v['mimes'] as unknown[]).length > 0, `imp[${i}].${m}.mimes`)
     }
     const pmp = imp['pmp']
     if (pmp !== undefined) {
       need(isObj(pmp), `imp[${i}].pmp`)
       const deals = isObj(pmp) ? pmp['deals'] : undefined
-      need(deals === undefined || (Array.isArray(deals) && deals.every((d) => isObj(d) && isNonEmptyString(d['id']))), `imp[${i}].pmp.deals`)
+      need(
+        deals === undefined ||
+          (Array.isArray(deals) && deals.every((d) => isObj(d) && isNonEmptyString(d['id']))),
+        `imp[${i}].pmp.deals`,
+      )
     }
   })
   need(r['tmax'] === undefined || isCount(r['tmax']), 'tmax')
@@ -88,7 +99,9 @@ function unsoundness(r: unknown): string[] {
   for (const k of channels) {
     const c = r[k]
     need(isObj(c), k)
-    if (isObj(c)) for (const l of ['cat', 'pagecat', 'sectioncat']) need(c[l] === undefined || isStrings(c[l]), `${k}.${l}`)
+    if (isObj(c))
+      for (const l of ['cat', 'pagecat', 'sectioncat'])
+        need(c[l] === undefined || isStrings(c[l]), `${k}.${l}`)
   }
   for (const k of ['device', 'user', 'regs', 'source', 'ext']) need(r[k] === undefined || isObj(r[k]), k)
   return bad
@@ -123,7 +136,10 @@ function checkResult(input: unknown, result: ParseResult): void {
   }
   assert.ok(result.problem.field !== '', 'a refusal names no field')
   assert.ok(result.problem.message !== '', 'a refusal has no message')
-  assert.ok(fieldResolves(input, result.problem.field), `the field ${result.problem.field} is not in the input`)
+  assert.ok(
+    fieldResolves(input, result.problem.field),
+    `the field ${result.problem.field} is not in the input`,
+  )
 }
 
 /** parseBidRequest on text, checked against the JSON it holds (if any). */
@@ -157,19 +173,41 @@ const format = fc.oneof(
   fc.record({ wmin: size, wratio: size, hratio: size }),
 )
 const banner = fc.oneof(
-  fc.record({ w: size, h: size, battr: fc.array(fc.integer({ min: 1, max: 17 })), pos: fc.nat(7) }, { requiredKeys: ['w', 'h'] }),
+  fc.record(
+    { w: size, h: size, battr: fc.array(fc.integer({ min: 1, max: 17 })), pos: fc.nat(7) },
+    { requiredKeys: ['w', 'h'] },
+  ),
   fc.record({ format: fc.array(format, { minLength: 1, maxLength: 4 }), ext }, { requiredKeys: ['format'] }),
 )
 const video = fc.record(
-  { mimes, w: count, h: count, minduration: count, maxduration: count, protocols: fc.array(fc.integer({ min: 1, max: 16 })) },
+  {
+    mimes,
+    w: count,
+    h: count,
+    minduration: count,
+    maxduration: count,
+    protocols: fc.array(fc.integer({ min: 1, max: 16 })),
+  },
   { requiredKeys: ['mimes'] },
 )
-const audio = fc.record({ mimes, minduration: count, maxduration: count, sequence: count }, { requiredKeys: ['mimes'] })
+const audio = fc.record(
+  { mimes, minduration: count, maxduration: count, sequence: count },
+  { requiredKeys: ['mimes'] },
+)
 const asset = fc.oneof(
   fc.record({ title: fc.record({ len: fc.integer({ min: 1, max: 500 }) }) }),
-  fc.record({ img: fc.record({ type: fc.constantFrom(1, 3), w: count, h: count, wmin: count }, { requiredKeys: [] }) }),
-  fc.record({ data: fc.record({ type: fc.oneof(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 500, max: 600 })) }) }),
-  fc.record({ video: fc.record({ mimes, minduration: count, protocols: fc.array(fc.integer({ min: 1, max: 16 })) }, { requiredKeys: ['mimes'] }) }),
+  fc.record({
+    img: fc.record({ type: fc.constantFrom(1, 3), w: count, h: count, wmin: count }, { requiredKeys: [] }),
+  }),
+  fc.record({
+    data: fc.record({ type: fc.oneof(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 500, max: 600 })) }),
+  }),
+  fc.record({
+    video: fc.record(
+      { mimes, minduration: count, protocols: fc.array(fc.integer({ min: 1, max: 16 })) },
+      { requiredKeys: ['mimes'] },
+    ),
+  }),
 )
 const contextAndSubtype = fc.oneof(
   fc.constant({}),
@@ -184,14 +222,24 @@ const contextAndSubtype = fc.oneof(
 const nativeRequest = fc
   .tuple(contextAndSubtype, fc.array(asset, { minLength: 1, maxLength: 4 }), fc.boolean(), fc.boolean())
   .map(([placement, assets, numbered, wrapped]) => {
-    const body = { ver: '1.2', ...placement, assets: numbered ? assets.map((a, i) => ({ id: i + 1, ...a })) : assets }
+    const body = {
+      ver: '1.2',
+      ...placement,
+      assets: numbered ? assets.map((a, i) => ({ id: i + 1, ...a })) : assets,
+    }
     return wrapped ? { native: body } : body
   })
 const native = fc
   .tuple(nativeRequest, fc.boolean())
   .map(([request, asString]) => ({ ver: '1.2', request: asString ? JSON.stringify(request) : request }))
 const deal = fc.record(
-  { id: fc.string({ minLength: 1, maxLength: 8 }), bidfloor: floor, bidfloorcur: currency, wseat: strings, wadomain: strings },
+  {
+    id: fc.string({ minLength: 1, maxLength: 8 }),
+    bidfloor: floor,
+    bidfloorcur: currency,
+    wseat: strings,
+    wadomain: strings,
+  },
   { requiredKeys: ['id'] },
 )
 const imp = fc
@@ -206,18 +254,28 @@ const imp = fc
       instl: flag,
       secure: flag,
       tagid: str,
-      pmp: fc.record({ private_auction: flag, deals: fc.array(deal, { maxLength: 3 }) }, { requiredKeys: [] }),
+      pmp: fc.record(
+        { private_auction: flag, deals: fc.array(deal, { maxLength: 3 }) },
+        { requiredKeys: [] },
+      ),
       ext,
     },
     { requiredKeys: [] },
   )
-  .filter((i) => i.banner !== undefined || i.video !== undefined || i.audio !== undefined || i.native !== undefined)
+  .filter(
+    (i) => i.banner !== undefined || i.video !== undefined || i.audio !== undefined || i.native !== undefined,
+  )
 const channel = fc.oneof(
   fc.constant({}),
   fc.record({
-    site: fc.record({ domain: str, page: str, cat: strings, pagecat: strings, publisher: fc.record({ id: str }) }, { requiredKeys: [] }),
+    site: fc.record(
+      { domain: str, page: str, cat: strings, pagecat: strings, publisher: fc.record({ id: str }) },
+      { requiredKeys: [] },
+    ),
   }),
-  fc.record({ app: fc.record({ bundle: str, cat: strings, publisher: fc.record({ id: str }) }, { requiredKeys: [] }) }),
+  fc.record({
+    app: fc.record({ bundle: str, cat: strings, publisher: fc.record({ id: str }) }, { requiredKeys: [] }),
+  }),
   fc.record({ dooh: fc.record({ id: str, venuetype: strings }, { requiredKeys: [] }) }),
 )
 const validRequest = fc
@@ -236,7 +294,14 @@ const validRequest = fc
         bapp: strings,
         wseat: strings,
         device: fc.record(
-          { ua: str, ip: str, w: count, h: count, ppi: count, geo: fc.record({ country: str, accuracy: count }, { requiredKeys: [] }) },
+          {
+            ua: str,
+            ip: str,
+            w: count,
+            h: count,
+            ppi: count,
+            geo: fc.record({ country: str, accuracy: count }, { requiredKeys: [] }),
+          },
           { requiredKeys: [] },
         ),
         user: fc.record({ id: str, consent: str, ext: fc.record({ consent: str }) }, { requiredKeys: [] }),
@@ -248,7 +313,12 @@ const validRequest = fc
     ),
     channel,
   )
-  .map(([id, imps, rest, ch]) => ({ id, imp: imps.map((i, n) => ({ ...i, id: String(n + 1) })), ...rest, ...ch }))
+  .map(([id, imps, rest, ch]) => ({
+    id,
+    imp: imps.map((i, n) => ({ ...i, id: String(n + 1) })),
+    ...rest,
+    ...ch,
+  }))
 
 /** A valid request with 1–3 fields replaced by arbitrary JSON values or removed. */
 const mutatedRequest = fc
@@ -265,7 +335,9 @@ const mutatedRequest = fc
       const paths = jsonPaths(value)
       if (paths.length === 0) break
       const path = paths[at % paths.length]!
-      value = JSON.parse(replaceAt(value, path, replacement === undefined ? null : JSON.stringify(replacement)))
+      value = JSON.parse(
+        replaceAt(value, path, replacement === undefined ? null : JSON.stringify(replacement)),
+      )
     }
     return JSON.stringify(value)
   })
@@ -273,7 +345,28 @@ const mutatedRequest = fc
 /** Text made of JSON's own tokens in any order: reaches JSON.parse's error paths and, sometimes, the validator. */
 const tokenSoup = fc
   .array(
-    fc.constantFrom('{', '}', '[', ']', ',', ':', '"id"', '"imp"', '"banner"', '"w"', '"x"', '1', '-0', '1e309', 'null', 'true', ' ', '"\\u', '\\', '"'),
+    fc.constantFrom(
+      '{',
+      '}',
+      '[',
+      ']',
+      ',',
+      ':',
+      '"id"',
+      '"imp"',
+      '"banner"',
+      '"w"',
+      '"x"',
+      '1',
+      '-0',
+      '1e309',
+      'null',
+      'true',
+      ' ',
+      '"\\u',
+      '\\',
+      '"',
+    ),
     { maxLength: 60 },
   )
   .map((tokens) => tokens.join(''))
@@ -331,10 +424,35 @@ describe('fuzz: request parser and validator', () => {
   it('any object with OpenRTB keys holding arbitrary values', () => {
     const junk = fc.jsonValue({ maxDepth: 3 })
     const shaped = fc.record(
-      { id: junk, imp: fc.oneof(junk, fc.array(fc.dictionary(fc.constantFrom('id', 'banner', 'video', 'audio', 'native', 'pmp', 'bidfloor'), junk))), tmax: junk, at: junk, cur: junk, site: junk, app: junk, dooh: junk, device: junk, user: junk, regs: junk, source: junk, bcat: junk },
+      {
+        id: junk,
+        imp: fc.oneof(
+          junk,
+          fc.array(
+            fc.dictionary(
+              fc.constantFrom('id', 'banner', 'video', 'audio', 'native', 'pmp', 'bidfloor'),
+              junk,
+            ),
+          ),
+        ),
+        tmax: junk,
+        at: junk,
+        cur: junk,
+        site: junk,
+        app: junk,
+        dooh: junk,
+        device: junk,
+        user: junk,
+        regs: junk,
+        source: junk,
+        bcat: junk,
+      },
       { requiredKeys: [] },
     )
-    fc.assert(fc.property(shaped, (value) => checkText(JSON.stringify(value))), PARAMS)
+    fc.assert(
+      fc.property(shaped, (value) => checkText(JSON.stringify(value))),
+      PARAMS,
+    )
   })
 
   it('valid requests built by an arbitrary are always accepted', () => {
@@ -376,7 +494,10 @@ function checkCandidates(result: readonly CandidateBid[] | DspFailureKind): void
   }
   assert.ok(Array.isArray(result))
   for (const c of result) {
-    assert.ok(Number.isInteger(c.impIndex) && c.impIndex >= -1 && c.impIndex < REQUEST.imp.length, `impIndex ${c.impIndex}`)
+    assert.ok(
+      Number.isInteger(c.impIndex) && c.impIndex >= -1 && c.impIndex < REQUEST.imp.length,
+      `impIndex ${c.impIndex}`,
+    )
     assert.equal(c.dspIndex, DSP_INDEX)
     assert.ok(typeof c.seat === 'string' && c.seat !== '', 'seat')
     assert.equal(typeof c.price, 'number')
@@ -387,7 +508,8 @@ function checkCandidates(result: readonly CandidateBid[] | DspFailureKind): void
 
 /** Every adapter reads the HTTP answer (status, text) without throwing. */
 function checkAnswer(status: number, text: string | null): void {
-  for (const adapter of ADAPTERS) checkCandidates(readAnswer(adapter, status, text, REQUEST, DSP_INDEX, DEFAULT_SEAT, 'USD'))
+  for (const adapter of ADAPTERS)
+    checkCandidates(readAnswer(adapter, status, text, REQUEST, DSP_INDEX, DEFAULT_SEAT, 'USD'))
 }
 
 const validBid = fc.record(
@@ -410,21 +532,39 @@ const validResponse = fc.record(
     id: fc.constant(REQUEST.id),
     cur: fc.constant('USD'),
     bidid: str,
-    seatbid: fc.array(fc.record({ seat: str, bid: fc.array(validBid, { minLength: 1, maxLength: 3 }) }, { requiredKeys: ['bid'] }), {
-      minLength: 1,
-      maxLength: 3,
-    }),
+    seatbid: fc.array(
+      fc.record(
+        { seat: str, bid: fc.array(validBid, { minLength: 1, maxLength: 3 }) },
+        { requiredKeys: ['bid'] },
+      ),
+      {
+        minLength: 1,
+        maxLength: 3,
+      },
+    ),
   },
   { requiredKeys: ['seatbid'] },
 )
 const mutatedResponse = fc
-  .tuple(validResponse, fc.array(fc.tuple(fc.nat(), fc.option(fc.jsonValue({ maxDepth: 2 }), { nil: undefined })), { minLength: 1, maxLength: 3 }))
+  .tuple(
+    validResponse,
+    fc.array(fc.tuple(fc.nat(), fc.option(fc.jsonValue({ maxDepth: 2 }), { nil: undefined })), {
+      minLength: 1,
+      maxLength: 3,
+    }),
+  )
   .map(([response, edits]) => {
     let value: unknown = response
     for (const [at, replacement] of edits) {
       const paths = jsonPaths(value)
       if (paths.length === 0) break
-      value = JSON.parse(replaceAt(value, paths[at % paths.length]!, replacement === undefined ? null : JSON.stringify(replacement)))
+      value = JSON.parse(
+        replaceAt(
+          value,
+          paths[at % paths.length]!,
+          replacement === undefined ? null : JSON.stringify(replacement),
+        ),
+      )
     }
     return value
   })
@@ -432,7 +572,12 @@ const status = fc.oneof(fc.constantFrom(200, 204), fc.integer({ min: 0, max: 999
 
 describe('fuzz: DSP response parser', () => {
   it('any value (fc.anything): parseBidResponse never throws and returns candidates or a failure', () => {
-    const anything = fc.anything({ withBoxedValues: true, withNullPrototype: true, withSparseArray: true, withBigInt: true })
+    const anything = fc.anything({
+      withBoxedValues: true,
+      withNullPrototype: true,
+      withSparseArray: true,
+      withBigInt: true,
+    })
     fc.assert(
       fc.property(anything, (body) => {
         checkCandidates(parseBidResponse(body, REQUEST, DSP_INDEX, DEFAULT_SEAT, 'USD'))
@@ -443,7 +588,11 @@ describe('fuzz: DSP response parser', () => {
 
   it('any status and text, any JSON, token soup: readAnswer never reports adapter_threw', () => {
     fc.assert(
-      fc.property(status, fc.oneof(fc.string({ unit: 'binary', maxLength: 200 }), fc.json(), tokenSoup), checkAnswer),
+      fc.property(
+        status,
+        fc.oneof(fc.string({ unit: 'binary', maxLength: 200 }), fc.json(), tokenSoup),
+        checkAnswer,
+      ),
       PARAMS,
     )
   })
@@ -475,22 +624,19 @@ describe('fuzz: DSP response parser', () => {
     )
   })
 
-  it(
-    "every candidate the parser returns can be judged by the auction's bid check without a throw",
-    {
-      todo:
-        'rank-bids.ts rejectBid throws on a bid whose adomain, cat or attr is null (reported to the lead): ' +
-        'the auction then ends in outcome "error" and loses every other bid',
-    },
-    () => {
-      fc.assert(
-        fc.property(mutatedResponse, (response) => {
-          const result = parseBidResponse(response, REQUEST, DSP_INDEX, DEFAULT_SEAT, 'USD')
-          if (typeof result === 'string') return
-          for (const c of result) rejectBid(c, REQUEST, 0, null)
-        }),
-        PARAMS,
-      )
-    },
-  )
+  it("every candidate the parser returns can be judged by the auction's bid check without a throw", {
+    todo:
+      'rank-bids.ts rejectBid throws on a bid whose adomain, cat or attr is null (reported to the lead): ' +
+      'the auction then ends in outcome "error" and loses every other bid',
+  }, () => {
+    fc.assert(
+      // No shrinking: while the bug stands this fails on every run, and shrinking costs seconds.
+      fc.property(fc.noShrink(mutatedResponse), (response) => {
+        const result = parseBidResponse(response, REQUEST, DSP_INDEX, DEFAULT_SEAT, 'USD')
+        if (typeof result === 'string') return
+        for (const c of result) rejectBid(c, REQUEST, 0, null)
+      }),
+      PARAMS,
+    )
+  })
 })

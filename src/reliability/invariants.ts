@@ -121,7 +121,15 @@ export async function forEachLimited<T>(
  * The value of one sample in Prometheus text (0 when the series is absent): `labels` must match
  * the sample's labels exactly, in any order.
  */
-export function sampleValue(text: string, name: string, labels: Readonly<Record<string, string>> = {}): number {
+export function sampleValue(
+  text: string,
+  name: string,
+  labels: Readonly<Record<string, string>> = {},
+): number {
+  return findSample(text, name, labels) ?? 0
+}
+
+function findSample(text: string, name: string, labels: Readonly<Record<string, string>>): number | null {
   const wanted = Object.entries(labels)
   for (const line of text.split('\n')) {
     if (!line.startsWith(name)) continue
@@ -131,12 +139,15 @@ export function sampleValue(text: string, name: string, labels: Readonly<Record<
     for (const pair of (match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) found.set(pair[1]!, pair[2]!)
     if (found.size === wanted.length && wanted.every(([k, v]) => found.get(k) === v)) return Number(match[3])
   }
-  return 0
+  return null
 }
 
 /** Observations of a histogram above bucket `le` (seconds): answers slower than that. */
 export function countAbove(text: string, name: string, le: string): number {
-  return sampleValue(text, `${name}_bucket`, { le: '+Inf' }) - sampleValue(text, `${name}_bucket`, { le })
+  const within = findSample(text, `${name}_bucket`, { le })
+  // A renamed bucket must fail loudly, not read as "everything was late" or "nothing was".
+  if (within === null) throw new Error(`${name} has no bucket le="${le}"`)
+  return sampleValue(text, `${name}_bucket`, { le: '+Inf' }) - within
 }
 
 export interface RawOutcome {
@@ -171,7 +182,11 @@ export function rawRequest(
       clearTimeout(timer)
       const status = /^HTTP\/1\.[01] (\d{3})/.exec(received)
       socket.destroy()
-      resolve({ status: status ? Number(status[1]) : null, closedByServer, ms: performance.now() - startedAt })
+      resolve({
+        status: status ? Number(status[1]) : null,
+        closedByServer,
+        ms: performance.now() - startedAt,
+      })
     }
     socket.on('data', (chunk: Buffer) => {
       received += chunk.toString('latin1')

@@ -5,7 +5,7 @@ import { gzipSync } from 'node:zlib'
 import { createNoticeSigner, type NoticeClaims } from '../pacing/notice-token.js'
 import { type ChildExchange, startChildExchange } from '../testing/child-exchange.js'
 import { bannerRequest, startTestExchange } from '../testing/test-exchange.js'
-import { assertServing, post, rawRequest, sampleValue } from './invariants.js'
+import { assertServing, countAbove, post, type RawOutcome, rawRequest, sampleValue } from './invariants.js'
 
 /*
  * Hostile clients against the built exchange in its own process (so their sockets and the
@@ -32,7 +32,13 @@ const HEAD = `POST /openrtb2/auction HTTP/1.1\r\nhost: x\r\ncontent-type: applic
 describe('security: the built exchange in its own process', () => {
   let ex: ChildExchange
   before(async () => {
-    ex = await startChildExchange({}, { ADMIN_TOKEN, NOTICE_SECRET })
+    // Lag shedding off: on a shared 2-core CI machine a descheduled child would shed the normal
+    // client with 503 now and then, which says nothing about hostile clients. The in-flight limit
+    // stays at its default (2000), above the 200 slow connections.
+    ex = await startChildExchange(
+      { overload: { maxInFlight: 2_000, maxEventLoopLagMs: 10_000 } },
+      { ADMIN_TOKEN, NOTICE_SECRET },
+    )
   })
   after(() => ex?.kill('SIGKILL'))
 
@@ -61,10 +67,23 @@ describe('security: the built exchange in its own process', () => {
       times.push(answer.ms)
     }
     times.sort((a, b) => a - b)
-    const worst = times.at(-1)!
-    t.diagnostic(`${times.length} normal requests: median ${times[times.length >> 1]!.toFixed(2)} ms, worst ${worst.toFixed(2)} ms`)
-    assert.ok(worst < 100, `a normal request took ${worst.toFixed(1)} ms (tmax 100)`)
-    assert.ok(clients.every((c) => c.closedAt === null), 'a slow client was cut before 3 s')
+    const median = times[times.length >> 1]!
+    t.diagnostic(
+      `${times.length} normal requests: median ${median.toFixed(2)} ms, worst ${times.at(-1)!.toFixed(2)} ms (client side)`,
+    )
+    // On the exchange's clock (the slow bodies are not in the histogram yet: they end as aborted
+    // later): every normal answer within tmax. The client's own clock also counts this process's
+    // 200 trickling sockets, so only its median is held to a bound.
+    const during = await metrics()
+    const late =
+      countAbove(during, 'rtb_auction_duration_seconds', '0.1') -
+      countAbove(before, 'rtb_auction_duration_seconds', '0.1')
+    assert.equal(late, 0, `${late} normal requests answered after 100 ms (tmax) on the exchange's clock`)
+    assert.ok(median < 10, `median round trip ${median.toFixed(1)} ms`)
+    assert.ok(
+      clients.every((c) => c.closedAt === null),
+      'a slow client was cut before 3 s',
+    )
 
     // uWS's idle timeout ends every one of them; nothing else would.
     const giveUpAt = openedAt + 25_000
@@ -72,33 +91,61 @@ describe('security: the built exchange in its own process', () => {
     const open = clients.filter((c) => c.closedAt === null).length
     assert.equal(open, 0, `${open} slow connections still open after 25 s`)
     const lifetimes = clients.map((c) => c.closedAt! - openedAt).sort((a, b) => a - b)
-    t.diagnostic(`slow connections closed by the server after ${(lifetimes[0]! / 1000).toFixed(1)}–${(lifetimes.at(-1)! / 1000).toFixed(1)} s`)
-    assert.ok(clients.every((c) => !c.isAnswered), 'a slow client got an answer')
+    t.diagnostic(
+      `slow connections closed by the server after ${(lifetimes[0]! / 1000).toFixed(1)}–${(lifetimes.at(-1)! / 1000).toFixed(1)} s`,
+    )
+    assert.ok(
+      clients.every((c) => !c.isAnswered),
+      'a slow client got an answer',
+    )
 
     // The slow bodies had reached the auction route: each ends as an aborted auction, and frees its
     // in-flight slot. The slow heads never reached any code of ours (see the comment at the top).
     const text = await metrics()
-    const aborted = sampleValue(text, 'rtb_auctions_total', { outcome: 'aborted' }) - sampleValue(before, 'rtb_auctions_total', { outcome: 'aborted' })
+    const aborted =
+      sampleValue(text, 'rtb_auctions_total', { outcome: 'aborted' }) -
+      sampleValue(before, 'rtb_auctions_total', { outcome: 'aborted' })
     assert.equal(aborted, slowBodies)
     assert.equal(sampleValue(text, 'rtb_auctions_in_flight'), 0)
     await assertServing(ex.url, 'after slowloris')
   })
 
   it('oversized heads: cut before any handler, never a 5xx, and the next client is served', async (t) => {
-    const big = (bytes: number) => `${HEAD}x-big: ${'a'.repeat(bytes)}\r\ncontent-length: ${BODY.length}\r\n\r\n${BODY}`
-    const inPieces = (text: string) => Array.from({ length: Math.ceil(text.length / 1024) }, (_, i) => text.slice(i * 1024, i * 1024 + 1024))
-    const cases: [string, Promise<{ status: number | null; closedByServer: boolean }>, 'cut' | 'served or cut'][] = [
-      ['64 KiB header line in 1 KiB pieces', rawRequest(ex.port, inPieces(big(64 * 1024)), { gapMs: 2 }), 'cut'],
-      ['8 KiB header line in 1 KiB pieces', rawRequest(ex.port, inPieces(big(8 * 1024)), { gapMs: 2 }), 'cut'],
-      ['1 MiB header line', rawRequest(ex.port, [big(1 << 20)]), 'cut'],
-      ['64 KiB header line in one write', rawRequest(ex.port, [big(64 * 1024)]), 'served or cut'],
-      ['64 KiB URL', rawRequest(ex.port, [`GET /healthz?${'q'.repeat(64 * 1024)} HTTP/1.1\r\nhost: x\r\n\r\n`]), 'served or cut'],
+    const big = (bytes: number) =>
+      `${HEAD}x-big: ${'a'.repeat(bytes)}\r\ncontent-length: ${BODY.length}\r\n\r\n${BODY}`
+    const inPieces = (text: string) =>
+      Array.from({ length: Math.ceil(text.length / 1024) }, (_, i) => text.slice(i * 1024, i * 1024 + 1024))
+    const cases: [string, () => Promise<RawOutcome>, 'cut' | 'served or cut'][] = [
+      [
+        '64 KiB header line in 1 KiB pieces',
+        () => rawRequest(ex.port, inPieces(big(64 * 1024)), { gapMs: 2 }),
+        'cut',
+      ],
+      [
+        '8 KiB header line in 1 KiB pieces',
+        () => rawRequest(ex.port, inPieces(big(8 * 1024)), { gapMs: 2 }),
+        'cut',
+      ],
+      ['1 MiB header line', () => rawRequest(ex.port, [big(1 << 20)]), 'cut'],
+      ['64 KiB header line in one write', () => rawRequest(ex.port, [big(64 * 1024)]), 'served or cut'],
+      [
+        '64 KiB URL',
+        () => rawRequest(ex.port, [`GET /healthz?${'q'.repeat(64 * 1024)} HTTP/1.1\r\nhost: x\r\n\r\n`]),
+        'served or cut',
+      ],
     ]
-    for (const [label, pending, expected] of cases) {
-      const outcome = await pending
+    for (const [label, send, expected] of cases) {
+      const outcome = await send()
       t.diagnostic(`${label}: ${outcome.status ?? (outcome.closedByServer ? 'closed' : 'no answer')}`)
-      if (expected === 'cut') assert.deepEqual(outcome, { ...outcome, status: null, closedByServer: true }, label)
-      else assert.ok(outcome.status === null ? outcome.closedByServer : outcome.status < 500, `${label}: ${outcome.status}`)
+      if (expected === 'cut') {
+        assert.equal(outcome.status, null, `${label}: answered`)
+        assert.ok(outcome.closedByServer, `${label}: not closed`)
+      } else {
+        assert.ok(
+          outcome.status === null ? outcome.closedByServer : outcome.status < 500,
+          `${label}: ${outcome.status}`,
+        )
+      }
       assert.equal((await auction(`after ${label}`)).status, 204)
     }
   })
@@ -111,15 +158,20 @@ describe('security: the built exchange in its own process', () => {
       ['negative content-length', `${HEAD}content-length: -5\r\n\r\n${BODY}`],
       ['non-numeric content-length', `${HEAD}content-length: abc\r\n\r\n${BODY}`],
       ['content-length past 2^64', `${HEAD}content-length: 99999999999999999999999\r\n\r\n${BODY}`],
-      ['transfer-encoding and content-length', `${HEAD}transfer-encoding: chunked\r\ncontent-length: 5\r\n\r\n${BODY}`],
+      [
+        'transfer-encoding and content-length',
+        `${HEAD}transfer-encoding: chunked\r\ncontent-length: 5\r\n\r\n${BODY}`,
+      ],
       ['bad chunk size', `${HEAD}transfer-encoding: chunked\r\n\r\nzz\r\n${BODY}\r\n0\r\n\r\n`],
       ['not HTTP', 'garbage\r\n\r\n'],
       ['HTTP/0.9 request line', 'GET /healthz\r\n\r\n'],
       ['NUL in a header', `${HEAD}x-a: \u0000\r\ncontent-length: ${BODY.length}\r\n\r\n${BODY}`],
     ]
     for (const [label, text] of cases) {
-      const outcome = await rawRequest(ex.port, [text], { waitMs: 1_000 })
-      t.diagnostic(`${label}: ${outcome.status ?? (outcome.closedByServer ? 'closed' : 'no answer in 1 s')}`)
+      const outcome = await rawRequest(ex.port, [text], { waitMs: 500 })
+      t.diagnostic(
+        `${label}: ${outcome.status ?? (outcome.closedByServer ? 'closed' : 'no answer in 0.5 s')}`,
+      )
       assert.ok(outcome.status === null || outcome.status < 500, `${label}: ${outcome.status}`)
       assert.equal((await auction(`after ${label}`)).status, 204)
     }
@@ -129,7 +181,9 @@ describe('security: the built exchange in its own process', () => {
     const before = sampleValue(await metrics(), 'rtb_auctions_total', { outcome: 'too_large' })
     const big = Buffer.from(JSON.stringify(bannerRequest({ ext: { pad: 'x'.repeat(300 * 1024) } })))
     // With a content-length: answered from the head, before the body is sent.
-    const withLength = await rawRequest(ex.port, [`${HEAD}content-length: ${big.length}\r\n\r\n`, big], { gapMs: 50 })
+    const withLength = await rawRequest(ex.port, [`${HEAD}content-length: ${big.length}\r\n\r\n`, big], {
+      gapMs: 50,
+    })
     assert.equal(withLength.status, 413, 'with content-length')
     // Chunked, no content-length: answered once the limit is crossed.
     const chunks = [`${HEAD}transfer-encoding: chunked\r\n\r\n`]
@@ -141,14 +195,30 @@ describe('security: the built exchange in its own process', () => {
     const chunked = await rawRequest(ex.port, chunks, { gapMs: 1 })
     assert.equal(chunked.status, 413, 'chunked')
     // 10 MB of JSON whitespace in ~10 KB of gzip: inflating stops at the body limit.
-    const bomb = gzipSync(Buffer.concat([Buffer.from(BODY.slice(0, -1)), Buffer.alloc(10_000_000, 0x20), Buffer.from('}')]))
+    const bomb = gzipSync(
+      Buffer.concat([Buffer.from(BODY.slice(0, -1)), Buffer.alloc(10_000_000, 0x20), Buffer.from('}')]),
+    )
     assert.ok(bomb.length < 64 * 1024)
     const bombed = await post(`${ex.url}/openrtb2/auction`, bomb, 'gzip bomb', { 'content-encoding': 'gzip' })
     assert.equal(bombed.status, 413, 'gzip bomb')
     // And what a valid gzip body, a broken one and an unknown encoding get.
-    assert.equal((await post(`${ex.url}/openrtb2/auction`, gzipSync(BODY), 'gzip', { 'content-encoding': 'gzip' })).status, 204)
-    assert.equal((await post(`${ex.url}/openrtb2/auction`, bomb.subarray(0, 100), 'cut gzip', { 'content-encoding': 'gzip' })).status, 400)
-    assert.equal((await post(`${ex.url}/openrtb2/auction`, BODY, 'brotli', { 'content-encoding': 'br' })).status, 415)
+    assert.equal(
+      (await post(`${ex.url}/openrtb2/auction`, gzipSync(BODY), 'gzip', { 'content-encoding': 'gzip' }))
+        .status,
+      204,
+    )
+    assert.equal(
+      (
+        await post(`${ex.url}/openrtb2/auction`, bomb.subarray(0, 100), 'cut gzip', {
+          'content-encoding': 'gzip',
+        })
+      ).status,
+      400,
+    )
+    assert.equal(
+      (await post(`${ex.url}/openrtb2/auction`, BODY, 'brotli', { 'content-encoding': 'br' })).status,
+      415,
+    )
     const after = sampleValue(await metrics(), 'rtb_auctions_total', { outcome: 'too_large' })
     assert.equal(after - before, 3, 'each 413 counted as outcome too_large')
     assert.equal((await auction('after oversized bodies')).status, 204)
@@ -166,7 +236,11 @@ describe('security: the built exchange in its own process', () => {
     ]
     const credentials: [string, Record<string, string>, number][] = [
       ['no authorization', {}, 401],
-      ['basic auth', { authorization: `Basic ${Buffer.from(`admin:${ADMIN_TOKEN}`).toString('base64')}` }, 401],
+      [
+        'basic auth',
+        { authorization: `Basic ${Buffer.from(`admin:${ADMIN_TOKEN}`).toString('base64')}` },
+        401,
+      ],
       ['bearer without a token', { authorization: 'Bearer' }, 401],
       ['token without "Bearer"', { authorization: ADMIN_TOKEN }, 401],
       ['wrong token', { authorization: 'Bearer wrong-token-wrong-token' }, 403],
@@ -177,13 +251,19 @@ describe('security: the built exchange in its own process', () => {
     ]
     for (const [method, path, body] of routes) {
       for (const [label, headers, expected] of credentials) {
-        const res = await fetch(`${ex.url}${path}`, { method, headers, ...(body === undefined ? {} : { body }) })
+        const res = await fetch(`${ex.url}${path}`, {
+          method,
+          headers,
+          ...(body === undefined ? {} : { body }),
+        })
         await res.arrayBuffer()
         assert.equal(res.status, expected, `${method} ${path} with ${label}`)
       }
     }
     // The right token opens the same door (so the refusals above are about the token).
-    const res = await fetch(`${ex.url}/ads/no-such-ad`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+    const res = await fetch(`${ex.url}/ads/no-such-ad`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    })
     assert.equal(res.status, 404)
     assert.equal((await auction('after the admin probes')).status, 204)
   })
@@ -208,11 +288,19 @@ describe('security: the built exchange in its own process', () => {
     const [payload, signature] = valid.split('.') as [string, string]
     const forged: [string, string][] = [
       ['random text', 'not-a-token'],
-      ['another secret', createNoticeSigner('some-other-secret-0123456789').sign(claims('billing', Date.now() + 600_000, 'rel.2'))],
-      ['tampered payload', `${Buffer.from(Buffer.from(payload, 'base64url').toString().replace('1500000', '9500000')).toString('base64url')}.${signature}`],
+      [
+        'another secret',
+        createNoticeSigner('some-other-secret-0123456789').sign(
+          claims('billing', Date.now() + 600_000, 'rel.2'),
+        ),
+      ],
+      [
+        'tampered payload',
+        `${Buffer.from(Buffer.from(payload, 'base64url').toString().replace('1500000', '9500000')).toString('base64url')}.${signature}`,
+      ],
       ['truncated signature', `${payload}.${signature.slice(0, -4)}`],
       ['no signature', `${payload}.`],
-      ['64 KiB token', `${'A'.repeat(64 * 1024)}.${signature}`],
+      ['16 KiB token', `${'A'.repeat(16 * 1024)}.${signature}`],
       ['percent junk', '%00%ff%2e'],
     ]
     const before = await metrics()
@@ -234,8 +322,9 @@ describe('security: the built exchange in its own process', () => {
 
     const text = await metrics()
     const delta = (type: string, result: string) =>
-      sampleValue(text, 'rtb_notices_total', { type, result }) - sampleValue(before, 'rtb_notices_total', { type, result })
-    assert.equal(delta('billing', 'forged'), forged.length)
+      sampleValue(text, 'rtb_notices_total', { type, result }) -
+      sampleValue(before, 'rtb_notices_total', { type, result })
+    assert.equal(delta('billing', 'forged'), forged.length + 1, 'forged, plus the route probe')
     assert.equal(delta('win', 'forged'), 1, 'wrong type is counted as forged')
     assert.equal(delta('loss', 'expired'), 1)
     assert.equal(delta('billing', 'invalid'), 1)

@@ -228,7 +228,7 @@ export class FilterEngine {
     filters.forEach((filter, f) => {
       ;(filter.scope === 'request' ? this.#requestScoped : this.#impScoped).push(f)
       this.#isRequestScoped[f] = filter.scope === 'request' ? 1 : 0
-      this.#forms[f] = this.#useIndex && !(process.env['DEMOTE'] ?? '').split(',').includes(filter.name) ? FORM_CODES[filter.form] : PREDICATE
+      this.#forms[f] = this.#useIndex ? FORM_CODES[filter.form] : PREDICATE
     })
     this.#terms = filters.map((filter) => filter.term)
   }

@@ -3,69 +3,9 @@ import { type AdFilter, adOf, BitsetTerm, includesAny } from '../ad-filter.js'
 import type { FilterInput } from '../filter-input.js'
 
 /*
- * Blocks: the request (or the ad) names what must not meet. Where the ad lists the values (blocked
- * domains, publishers), or one flag decides (brand safety, status), the filter is one deny term:
- * a bitset removed from the candidates.
+ * Blocks: the request (or the ad) names what must not meet. Brand safety is a deny term (a third
+ * of ads carry the flag); the ad's own block lists are in list-filters.ts.
  */
-
-/** Ads that list the request's site domain (or app bundle) among their blocked domains. */
-export class BlockedDomainFilter implements AdFilter {
-  readonly name = 'blocked_domain'
-  readonly form = 'term'
-  readonly scope = 'request'
-  readonly term = new BitsetTerm()
-  constructor(readonly ix: CatalogIndex) {}
-
-  prepare(x: FilterInput): boolean {
-    const words = x.domain === null ? undefined : this.ix.blockedDomain.get(x.domain)
-    if (words === undefined) return false
-    this.term.reset(true)
-    this.term.add(words)
-    return true
-  }
-
-  keep(ords: Int32Array, n: number, x: FilterInput): number {
-    const domain = x.domain
-    if (domain === null) return n
-    let k = 0
-    for (let i = 0; i < n; i++)
-      if (!adOf(this.ix, ords[i]!).blockedDomains.includes(domain)) ords[k++] = ords[i]!
-    return k
-  }
-
-  detail(_ord: number, x: FilterInput): string {
-    return x.domain ?? ''
-  }
-}
-
-export class BlockedPublisherFilter implements AdFilter {
-  readonly name = 'blocked_publisher'
-  readonly form = 'term'
-  readonly scope = 'request'
-  readonly term = new BitsetTerm()
-  constructor(readonly ix: CatalogIndex) {}
-
-  prepare(x: FilterInput): boolean {
-    const words = x.publisherId === null ? undefined : this.ix.blockedPublisher.get(x.publisherId)
-    if (words === undefined) return false
-    this.term.reset(true)
-    this.term.add(words)
-    return true
-  }
-
-  keep(ords: Int32Array, n: number, x: FilterInput): number {
-    const pub = x.publisherId
-    if (pub === null) return n
-    let k = 0
-    for (let i = 0; i < n; i++)
-      if (!adOf(this.ix, ords[i]!).blockedPublishers.includes(pub)) ords[k++] = ords[i]!
-    return k
-  }
-
-  detail(_ord: number, x: FilterInput): string {
-    return x.publisherId ?? ''
-  }
-}
 
 /**
  * A request-sized set of ids as a lookup table over a catalog's ids: set for one request, cleared
@@ -233,24 +173,26 @@ export class BrandSafetyFilter implements AdFilter {
   }
 }
 
-/** Paused and archived ads never serve. */
+/** Paused and archived ads never serve: one byte per ad. */
 export class StatusFilter implements AdFilter {
   readonly name = 'status'
-  readonly form = 'term'
+  readonly form = 'predicate'
   readonly scope = 'request'
   readonly term = new BitsetTerm()
   constructor(readonly ix: CatalogIndex) {}
 
   prepare(): boolean {
-    if (this.ix.inactive === null) return false
-    this.term.reset(true)
-    this.term.add(this.ix.inactive)
-    return true
+    return this.ix.hasInactiveAds
   }
 
   keep(ords: Int32Array, n: number): number {
+    const creativeAd = this.ix.creativeAd
+    const isActive = this.ix.adIsActive
     let k = 0
-    for (let i = 0; i < n; i++) if (adOf(this.ix, ords[i]!).isActive) ords[k++] = ords[i]!
+    for (let i = 0; i < n; i++) {
+      const o = ords[i]!
+      if (isActive[creativeAd[o]!] === 1) ords[k++] = o
+    }
     return k
   }
 

@@ -1,16 +1,9 @@
 import type { CatalogIndex } from '../../../catalog/catalog-index.js'
 import type { AdFilter } from '../ad-filter.js'
 import { AD_FILTER_NAMES } from '../filter-names.js'
-import {
-  BadvFilter,
-  BattrFilter,
-  BcatFilter,
-  BlockedDomainFilter,
-  BlockedPublisherFilter,
-  BrandSafetyFilter,
-  StatusFilter,
-} from './block-filters.js'
+import { BadvFilter, BattrFilter, BcatFilter, BrandSafetyFilter, StatusFilter } from './block-filters.js'
 import { KeyValueFilter } from './key-value-filter.js'
+import { createListFilters } from './list-filters.js'
 import {
   AdvertiserPublisherFilter,
   CategoryCountryFilter,
@@ -24,17 +17,14 @@ import { DaypartFilter, FlightFilter } from './schedule-filters.js'
 import {
   CountryFilter,
   DeviceTypeFilter,
-  OsFilter,
   PageCategoryFilter,
-  PublisherFilter,
-  RegionFilter,
   RelevanceFilter,
-  SiteDomainFilter,
   UserCategoryFilter,
 } from './targeting-filters.js'
 
 /** Every ad filter bound to one catalog, at the position of its name in AD_FILTER_NAMES. */
 export function createAdFilters(ix: CatalogIndex): AdFilter[] {
+  const lists = createListFilters(ix)
   const filters: AdFilter[] = [
     new FormatFilter(ix),
     new FloorFilter(ix),
@@ -42,13 +32,13 @@ export function createAdFilters(ix: CatalogIndex): AdFilter[] {
     new FlightFilter(ix),
     new DaypartFilter(ix),
     new CountryFilter(ix),
-    new RegionFilter(ix),
+    lists.region,
     new DeviceTypeFilter(ix),
-    new OsFilter(ix),
-    new SiteDomainFilter(ix),
-    new BlockedDomainFilter(ix),
-    new PublisherFilter(ix),
-    new BlockedPublisherFilter(ix),
+    lists.os,
+    lists.siteDomain,
+    lists.blockedDomain,
+    lists.publisher,
+    lists.blockedPublisher,
     new PageCategoryFilter(ix),
     new UserCategoryFilter(ix),
     new RelevanceFilter(ix),

@@ -4,8 +4,10 @@ import type { FilterInput } from '../filter-input.js'
 
 /*
  * Targeting: an ad that lists values for a dimension serves only where the request has one of
- * them; an empty list means anywhere. Indexed, each is one allow term: the postings of the
- * request's value (open ads folded in), or the open ads alone when no ad lists the value.
+ * them; an empty list means anywhere. Dimensions most ads restrict (country, device type,
+ * categories) are bitset terms: the postings of the request's value with the open ads folded in.
+ * Dimensions few ads restrict (region, OS, site, publisher) are per-ad lists checked on the
+ * candidates the terms left (list-filters.ts).
  */
 
 /** Allow term for a single-valued request fact; false when no ad restricts the dimension. */
@@ -51,36 +53,6 @@ export class CountryFilter implements AdFilter {
   }
 }
 
-/** Regions are written "USA-CA": the request's country, a dash, its geo.region. */
-export class RegionFilter implements AdFilter {
-  readonly name = 'region'
-  readonly form = 'term'
-  readonly scope = 'request'
-  readonly term = new BitsetTerm()
-  #key: string | null = null
-  constructor(readonly ix: CatalogIndex) {}
-
-  prepare(x: FilterInput): boolean {
-    if (this.ix.region.postings.size === 0) return false
-    this.#key = x.country !== null && x.region !== null ? `${x.country}-${x.region}` : null
-    return allowOne(this.term, this.ix.region, this.#key)
-  }
-
-  keep(ords: Int32Array, n: number): number {
-    const key = this.#key
-    let k = 0
-    for (let i = 0; i < n; i++) {
-      const list = adOf(this.ix, ords[i]!).regions
-      if (list.length === 0 || (key !== null && list.includes(key))) ords[k++] = ords[i]!
-    }
-    return k
-  }
-
-  detail(): string {
-    return this.#key ?? 'region unknown'
-  }
-}
-
 export class DeviceTypeFilter implements AdFilter {
   readonly name = 'device_type'
   readonly form = 'term'
@@ -109,86 +81,6 @@ export class DeviceTypeFilter implements AdFilter {
 
   detail(_ord: number, x: FilterInput): string {
     return x.deviceType >= 0 ? `devicetype ${x.deviceType}` : 'devicetype unknown'
-  }
-}
-
-export class OsFilter implements AdFilter {
-  readonly name = 'os'
-  readonly form = 'term'
-  readonly scope = 'request'
-  readonly term = new BitsetTerm()
-  constructor(readonly ix: CatalogIndex) {}
-
-  prepare(x: FilterInput): boolean {
-    return allowOne(this.term, this.ix.os, x.os)
-  }
-
-  keep(ords: Int32Array, n: number, x: FilterInput): number {
-    const os = x.os
-    let k = 0
-    for (let i = 0; i < n; i++) {
-      const list = adOf(this.ix, ords[i]!).os
-      if (list.length === 0 || (os !== null && list.includes(os))) ords[k++] = ords[i]!
-    }
-    return k
-  }
-
-  detail(_ord: number, x: FilterInput): string {
-    return x.os ?? 'os unknown'
-  }
-}
-
-/** Allow list of site domains / app bundles. */
-export class SiteDomainFilter implements AdFilter {
-  readonly name = 'site_domain'
-  readonly form = 'term'
-  readonly scope = 'request'
-  readonly term = new BitsetTerm()
-  constructor(readonly ix: CatalogIndex) {}
-
-  prepare(x: FilterInput): boolean {
-    return allowOne(this.term, this.ix.domain, x.domain)
-  }
-
-  keep(ords: Int32Array, n: number, x: FilterInput): number {
-    const domain = x.domain
-    let k = 0
-    for (let i = 0; i < n; i++) {
-      const list = adOf(this.ix, ords[i]!).domains
-      if (list.length === 0 || (domain !== null && list.includes(domain))) ords[k++] = ords[i]!
-    }
-    return k
-  }
-
-  detail(_ord: number, x: FilterInput): string {
-    return x.domain ?? 'domain unknown'
-  }
-}
-
-/** Allow list of publisher ids. */
-export class PublisherFilter implements AdFilter {
-  readonly name = 'publisher'
-  readonly form = 'term'
-  readonly scope = 'request'
-  readonly term = new BitsetTerm()
-  constructor(readonly ix: CatalogIndex) {}
-
-  prepare(x: FilterInput): boolean {
-    return allowOne(this.term, this.ix.publisher, x.publisherId)
-  }
-
-  keep(ords: Int32Array, n: number, x: FilterInput): number {
-    const pub = x.publisherId
-    let k = 0
-    for (let i = 0; i < n; i++) {
-      const list = adOf(this.ix, ords[i]!).publishers
-      if (list.length === 0 || (pub !== null && list.includes(pub))) ords[k++] = ords[i]!
-    }
-    return k
-  }
-
-  detail(_ord: number, x: FilterInput): string {
-    return x.publisherId ?? 'publisher unknown'
   }
 }
 

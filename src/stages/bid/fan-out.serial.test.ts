@@ -1,3 +1,7 @@
+/*
+ * The bid stage against real DSP servers on loopback: misbehaving DSPs, deadlines, shaping and the
+ * QPS cap. A serial suite (run alone, after the parallel ones): its assertions involve wall-clock time.
+ */
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
 import { gunzipSync } from 'node:zlib'
@@ -131,13 +135,14 @@ describe('fan-out against misbehaving DSPs on loopback', () => {
       { id: 'hang', endpoint: hang.url },
       { id: 'ok', endpoint: ok.url },
     ])
-    const { ctx, overMs } = await h.auction(40)
+    await h.auction(100) // the first auction of the process runs cold code: time the second
+    const { ctx, overMs } = await h.auction(100)
     assert.equal(bidsFrom(ctx, 1), 1)
     assert.equal(bidsFrom(ctx, 0), 0)
     assert.equal(ctx.dspCalls, 2)
     assert.ok(overMs < TIMER_SLACK_MS, `ended ${overMs.toFixed(2)} ms after the deadline`)
-    assert.equal(await h.outcome('hang', 'timeout'), 1)
-    assert.equal(await h.outcome('ok', 'bid'), 1)
+    assert.equal(await h.outcome('hang', 'timeout'), 2)
+    assert.equal(await h.outcome('ok', 'bid'), 2)
   })
 
   it('slow within the budget is a bid; slower than the deadline is a timeout, not waited for', async () => {
@@ -352,15 +357,21 @@ describe('fan-out against misbehaving DSPs on loopback', () => {
     const p90 = overs[Math.floor(overs.length * 0.9)]!
     assert.equal(await h.outcome('d0', 'timeout'), 40, 'the hanging DSP was called every time')
     assert.ok(median < 2, `median ${median.toFixed(2)} ms past the deadline`)
-    // The slowest few measure the machine's scheduling (the timer itself fires late), not the code.
-    assert.ok(p90 < 5, `p90 ${p90.toFixed(2)} ms past the deadline (all: ${overs.map((o) => o.toFixed(1))})`)
+    // The slowest few measure the machine's scheduling (the timer itself fires late), not the code:
+    // a DSP being waited for would put every auction tens of milliseconds (or forever) past it.
+    assert.ok(p90 < 10, `p90 ${p90.toFixed(2)} ms past the deadline (all: ${overs.map((o) => o.toFixed(1))})`)
   })
 })
 
 describe('QPS cap', () => {
   it('holds within 5% over 10 s while twice the cap is offered', { timeout: 30_000 }, async () => {
     const server = await startLoopbackDsp(answer.noBid())
-    const h = await startStage([{ id: 'capped', endpoint: server.url, maxQps: 200, connections: 64 }])
+    // Deadline feasibility off: on a loaded machine our own event-loop delay makes the DSP look slow,
+    // and the cap is what is measured here.
+    const latency = { ...DEFAULT_SHAPING.latency, minWeight: Number.POSITIVE_INFINITY }
+    const h = await startStage([{ id: 'capped', endpoint: server.url, maxQps: 200, connections: 64 }], {
+      latency,
+    })
     try {
       const offeredPerS = 400
       const durationMs = 10_000

@@ -5,6 +5,7 @@ import type { Seed } from './catalog/seed.js'
 import type { Config, DspConfig } from './config/config.js'
 import { createExchange } from './exchange.js'
 import { registerAdminRoutes } from './http/admin-routes.js'
+import { claimPort } from './http/claim-port.js'
 import { registerCampaignRoutes } from './http/campaign-routes.js'
 import { createLoadShedder } from './http/load-shedder.js'
 import { registerNoticeRoutes } from './http/notice-routes.js'
@@ -54,7 +55,8 @@ export interface RunningApp {
 
 /** Builds and starts one exchange: used by main.ts and by the end-to-end tests alike. */
 export async function startApp(options: AppOptions): Promise<RunningApp> {
-  const { config, log } = options
+  const { log } = options
+  const config = await withConcretePort(options.config)
   const dspConfigs = options.dsps ?? config.dsps
   const metricsOptions =
     options.defaultMetrics === undefined ? {} : { defaultMetrics: options.defaultMetrics }
@@ -153,4 +155,15 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/**
+ * Port 0 ("any free port", tests and tools) is turned into a concrete port before anything is
+ * built, so the default public URL (notice links, schain) names the port we really listen on.
+ */
+async function withConcretePort(config: Config): Promise<Config> {
+  if (config.port !== 0) return config
+  const port = await claimPort(config.host, 0)
+  const isDefaultUrl = config.publicUrl === 'http://127.0.0.1:0'
+  return { ...config, port, publicUrl: isDefaultUrl ? `http://127.0.0.1:${port}` : config.publicUrl }
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { gzipSync } from 'node:zlib'
 import { parseSeed } from './catalog/seed.js'
+import { peekClaims } from './pacing/notice-token.js'
 import { bidResponse, type MockDsp, startMockDsp } from './testing/mock-dsp.js'
 import { bannerRequest, startTestExchange, type TestExchange } from './testing/test-exchange.js'
 
@@ -60,8 +61,12 @@ describe('exchange end to end', () => {
     assert.equal(bid.price, 2.5)
     assert.equal(bid.impid, '1')
     assert.equal(bid.adm, '<div>ad 2.5</div>')
-    assert.equal(bid.nurl, 'http://127.0.0.1/win?p=2.5&a=fp-1&i=1&s=seat-1')
-    assert.equal(bid.burl, 'http://127.0.0.1/bill?p=2.5&c=USD&ad=ad-9&b=b1')
+    // nurl/burl point at our signed notice endpoints, which forward to the DSP's own URLs with the
+    // macros substituted.
+    assert.ok(bid.nurl.startsWith(`${exchange.url}/notify/win?t=`), bid.nurl)
+    assert.ok(bid.burl.startsWith(`${exchange.url}/notify/billing?t=`), bid.burl)
+    assert.equal(peekClaims(bid.nurl)?.forwardUrl, 'http://127.0.0.1/win?p=2.5&a=fp-1&i=1&s=seat-1')
+    assert.equal(peekClaims(bid.burl)?.forwardUrl, 'http://127.0.0.1/bill?p=2.5&c=USD&ad=ad-9&b=b1')
   })
 
   it('second price by default (no at): second bid plus the increment', async () => {

@@ -66,6 +66,11 @@ describe('loadConfig', () => {
     assert.ok(c.seed?.endsWith('seed.json'))
   })
 
+  it('refuses WORKERS > 1 without DRAGONFLY_URL (the embedded store is per thread)', () => {
+    assert.throws(() => loadConfig({ WORKERS: '2' }), /workers > 1 needs DRAGONFLY_URL/)
+    assert.equal(loadConfig({ WORKERS: '2', DRAGONFLY_URL: 'redis://127.0.0.1:6379' }).workers, 2)
+  })
+
   it('DRAGONFLY_URL alone leaves demo mode', () =>
     assert.equal(loadConfig({ DRAGONFLY_URL: 'redis://h:1' }).demo, false))
 

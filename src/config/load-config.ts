@@ -119,10 +119,16 @@ function buildConfig(raw: Raw, env: Env, baseDir: string, problems: string[]): C
   )
   const seed = r.optStr(raw['seed'], 'seed', /.+/)
   const hasFile = Boolean(env['EXCHANGE_CONFIG'])
+  const workers = r.int(env['WORKERS'] ?? raw['workers'], 'workers', 1, 1, 64)
+  if (workers > 1 && dragonflyUrl === null) {
+    // Each worker thread would get its own embedded store: its own catalog, admin writes seen by
+    // one thread only, and every campaign's budget once per thread.
+    problems.push('workers > 1 needs DRAGONFLY_URL: the embedded store lives in one thread and cannot be shared')
+  }
   return {
     port,
     host: r.str(env['HOST'] ?? raw['host'], 'host', '0.0.0.0', /^\S+$/),
-    workers: r.int(env['WORKERS'] ?? raw['workers'], 'workers', 1, 1, 64),
+    workers,
     logLevel: r.oneOf(env['LOG_LEVEL'] ?? raw['logLevel'], 'logLevel', 'info', LOG_LEVELS),
     dragonflyUrl,
     adminToken: r.optStr(

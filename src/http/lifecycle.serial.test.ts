@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { startChildExchange } from '../testing/child-exchange.js'
 import { bidResponse, type MockDsp, startMockDsp, waitForCalls } from '../testing/mock-dsp.js'
+import { skipUnlessRedis, startRedisServer } from '../testing/redis-server.js'
 import { bannerRequest } from '../testing/test-exchange.js'
 
 const post = (url: string, body: unknown) =>
@@ -52,9 +53,13 @@ describe('process lifecycle', () => {
   })
 
   it('WORKERS=2: one port, every auction served, /metrics merged over both workers, clean exit', async (t) => {
+    // Worker threads share data through Dragonfly (a real redis-server here), never an embedded store.
+    if (!skipUnlessRedis(t)) return
+    const redis = await startRedisServer()
+    t.after(() => redis.stop())
     const ex = await startChildExchange(
       { dsps: [{ id: 'slow', endpoint: dsp.url, timeoutMs: 90 }] },
-      { WORKERS: '2' },
+      { WORKERS: '2', DRAGONFLY_URL: redis.url },
     )
     t.after(() => ex.kill('SIGKILL'))
     // Separate connections, so the kernel spreads them over both listening threads.

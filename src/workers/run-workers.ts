@@ -1,7 +1,7 @@
-import { createServer } from 'node:net'
 import { Worker } from 'node:worker_threads'
 import { AggregatorRegistry, type Registry } from 'prom-client'
 import type { Config, DspConfig } from '../config/config.js'
+import { claimPort } from '../http/claim-port.js'
 import type { MetricsJson, ToMain, ToWorker } from './messages.js'
 
 export interface WorkerPool {
@@ -98,15 +98,3 @@ export async function runWorkers(options: WorkerPoolOptions): Promise<WorkerPool
   }
 }
 
-/** Binds host:port without SO_REUSEPORT and releases it: fails if another process holds it. */
-function claimPort(host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen({ host, port, exclusive: true }, () => {
-      const address = server.address()
-      const claimed = typeof address === 'object' && address !== null ? address.port : port
-      server.close(() => resolve(claimed))
-    })
-  })
-}

@@ -5,8 +5,8 @@ import type { Seed } from './catalog/seed.js'
 import type { Config, DspConfig } from './config/config.js'
 import { createExchange } from './exchange.js'
 import { registerAdminRoutes } from './http/admin-routes.js'
-import { claimPort } from './http/claim-port.js'
 import { registerCampaignRoutes } from './http/campaign-routes.js'
+import { claimPort } from './http/claim-port.js'
 import { createLoadShedder } from './http/load-shedder.js'
 import { registerNoticeRoutes } from './http/notice-routes.js'
 import { createHttpServer, type HttpServer } from './http/server.js'
@@ -104,6 +104,13 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
 
   let isDraining = false
   const exchange = createExchange({ config, metrics, catalog, dsps, facts, log, pacing: pacing.hooks })
+  // DSP QPS caps are split over the live exchange threads of the fleet (the pacing heartbeat set);
+  // never fewer than this process's own workers, even before the first heartbeat.
+  const instanceTimer = setInterval(
+    () => exchange.setInstanceCount(Math.max(config.workers, pacing.hooks.leases.liveInstances)),
+    1_000,
+  )
+  instanceTimer.unref()
   const shedder = createLoadShedder({
     ...config.overload,
     onLag: (lagMs) => metrics.eventLoopLagSeconds.set(lagMs / 1000),
@@ -147,6 +154,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       await closeDspPools(dsps)
       shedder.stop()
       clearInterval(storeUpTimer)
+      clearInterval(instanceTimer)
       catalogSync.stop()
       await store.close()
     },

@@ -37,6 +37,11 @@ export interface ExchangeDeps {
 export interface Exchange {
   /** Runs one auction on a request body. Never rejects: every failure is an answer. */
   runAuction(body: string, receivedAt: number): Promise<AuctionAnswer>
+  /**
+   * How many exchange threads share each DSP's maxQps, fleet-wide (the pacing heartbeat set in
+   * Dragonfly counts them; every worker thread is one).
+   */
+  setInstanceCount(count: number): void
 }
 
 /**
@@ -48,23 +53,27 @@ export function createExchange(deps: ExchangeDeps): Exchange {
   const auction = config.auction
   const nextId = createIdGenerator()
   const pacing = deps.pacing ?? null
+  const bidStage = createBidStage({
+    dsps: deps.dsps,
+    identity: { asi: new URL(config.publicUrl).hostname, currency: auction.currency },
+    settings: {
+      currency: auction.currency,
+      networkBufferMs: auction.networkBufferMs,
+      minDspBudgetMs: auction.minDspBudgetMs,
+    },
+    houseSeat: auction.houseSeat,
+    nextId,
+    onHouseBid: () => metrics.houseBids.inc(),
+    // Every worker thread heartbeats as an instance of its own, so the count covers workers.
+    workers: 1,
+  })
+  // Until the first heartbeat says otherwise, assume this process's threads are all there is.
+  bidStage.shaper.setInstanceCount(config.workers)
   const stages: Stage[] = [
     createDecorateStage(deps.facts, auction.currency),
     createFilterStage(deps.catalog),
     ...(pacing === null ? [] : [createPaceStage({ leases: pacing.leases })]),
-    createBidStage({
-      dsps: deps.dsps,
-      identity: { asi: new URL(config.publicUrl).hostname, currency: auction.currency },
-      settings: {
-        currency: auction.currency,
-        networkBufferMs: auction.networkBufferMs,
-        minDspBudgetMs: auction.minDspBudgetMs,
-      },
-      houseSeat: auction.houseSeat,
-      nextId,
-      onHouseBid: () => metrics.houseBids.inc(),
-      workers: config.workers,
-    }),
+    bidStage,
     createAuctionStage({
       priceIncrement: auction.priceIncrement,
       onRejected: (dspIndex) => {
@@ -110,7 +119,7 @@ export function createExchange(deps: ExchangeDeps): Exchange {
     return { status: 200, body: response, outcome: 'bid' }
   }
 
-  return { runAuction }
+  return { runAuction, setInstanceCount: (count) => bidStage.shaper.setInstanceCount(count) }
 }
 
 const NO_BID_ANSWER: AuctionAnswer = Object.freeze({ status: 204, body: '', outcome: 'no_bid' })

@@ -13,24 +13,29 @@ import type { FilterInput } from '../filter-input.js'
  */
 class IdFlags {
   readonly flags: Uint8Array
-  readonly #set: number[] = []
+  readonly #set: Int32Array
+  #count = 0
   constructor(size: number) {
     this.flags = new Uint8Array(size)
+    this.#set = new Int32Array(size)
   }
 
   /** Flags the ids of `values` the catalog knows; returns how many it flagged. */
   reset(ids: ReadonlyMap<string, number>, values: readonly string[]): number {
-    for (let i = 0; i < this.#set.length; i++) this.flags[this.#set[i]!] = 0
-    this.#set.length = 0
+    for (let i = 0; i < this.#count; i++) this.flags[this.#set[i]!] = 0
+    let count = 0
     for (let i = 0; i < values.length; i++) {
       const id = ids.get(values[i]!)
       if (id === undefined || this.flags[id] === 1) continue
       this.flags[id] = 1
-      this.#set.push(id)
+      this.#set[count++] = id
     }
-    return this.#set.length
+    this.#count = count
+    return count
   }
 }
+
+const NO_NUMBERS: readonly number[] = Object.freeze([])
 
 /*
  * badv, bcat and battr name a set of values checked against one small fact of the ad. A bitset
@@ -109,19 +114,21 @@ export class BattrFilter implements AdFilter {
   readonly scope = 'imp'
   readonly term = new BitsetTerm()
   #mask = 0
-  /** battr values past 31 (none in AdCOM 1.0), checked against the ad's list. */
-  #others: number[] = []
+  /** battr values past 31 (none in AdCOM 1.0), checked against the ad's list; usually none. */
+  #others: readonly number[] = NO_NUMBERS
   constructor(readonly ix: CatalogIndex) {}
 
   prepare(x: FilterInput): boolean {
-    this.#mask = 0
-    this.#others.length = 0
+    let mask = 0
+    let hasOthers = false
     for (let i = 0; i < x.battr.length; i++) {
       const attr = x.battr[i]!
-      if (attr >= 0 && attr < 32) this.#mask |= 1 << attr
-      else this.#others.push(attr)
+      if (attr >= 0 && attr < 32) mask |= 1 << attr
+      else hasOthers = true
     }
-    return this.#mask !== 0 || this.#others.length > 0
+    this.#mask = mask
+    this.#others = hasOthers ? x.battr.filter((a) => a < 0 || a >= 32) : NO_NUMBERS
+    return mask !== 0 || hasOthers
   }
 
   keep(ords: Int32Array, n: number): number {

@@ -129,6 +129,17 @@ export function sampleValue(
   return findSample(text, name, labels) ?? 0
 }
 
+/** Like sampleValue, for a series that must exist (a gauge): a renamed metric fails loudly. */
+export function requiredSample(
+  text: string,
+  name: string,
+  labels: Readonly<Record<string, string>> = {},
+): number {
+  const value = findSample(text, name, labels)
+  if (value === null) throw new Error(`no sample ${name}${JSON.stringify(labels)} in the metrics`)
+  return value
+}
+
 function findSample(text: string, name: string, labels: Readonly<Record<string, string>>): number | null {
   const wanted = Object.entries(labels)
   for (const line of text.split('\n')) {

@@ -30,6 +30,8 @@ const FORM_CODES: Readonly<Record<FilterForm, number>> = { range: RANGE, term: T
  */
 const BLOCK_WORDS = 8
 const BLOCK_SHIFT = 3
+/** Survivors gathered before the predicates run over them. */
+const PREDICATE_BATCH = 8
 
 export interface FilterEngineOptions {
   /** false: scan every creative with every filter as a per-candidate check (the no-index baseline). */
@@ -94,7 +96,7 @@ export class FilterEngine {
   readonly #predOwner = new Int32Array(FILTER_COUNT)
   #predCount = 0
   // Scratch.
-  readonly #ords = new Int32Array(BLOCK_WORDS * 32)
+  readonly #ords = new Int32Array(BLOCK_WORDS * 32 + PREDICATE_BATCH)
   readonly #one = new Int32Array(1)
   /** The best ads so far for the imp, sorted by ad rank: creative ordinal, ad, format position. */
   readonly #keptOrd = new Int32Array(KEEP_PER_IMP)
@@ -316,12 +318,12 @@ export class FilterEngine {
     const ords = this.#ords
     const creativeAd = this.#ix!.creativeAd
     const lastWord = (end - 1) >>> 5
+    let n = 0
+    let isCut = false
     for (let w = start >>> 5; w <= lastWord; w = (w | (BLOCK_WORDS - 1)) + 1) {
-      if (
-        this.#keptCount === KEEP_PER_IMP &&
-        creativeAd[Math.max(w << 5, start)]! > this.#keptAd[KEEP_PER_IMP - 1]!
-      ) {
-        return true
+      if (this.#keptCount === KEEP_PER_IMP && creativeAd[Math.max(w << 5, start)]! > this.#keptAd[KEEP_PER_IMP - 1]!) {
+        isCut = true
+        break
       }
       const count = Math.min((w | (BLOCK_WORDS - 1)) + 1, lastWord + 1) - w
       let live = 0
@@ -336,16 +338,26 @@ export class FilterEngine {
       } else for (let b = 0; b < count; b++) live |= acc[b] = rangeWordMask(w + b, start, end)
       for (; t < this.#termCount && live !== 0; t++) live = this.#applyTerm(t, w, count)
       if (live === 0) continue
-      let n = 0
       for (let b = 0; b < count; b++) if (acc[b] !== 0) n = extractBits(acc[b]!, w + b, ords, n)
-      for (let p = 0; p < this.#predCount && n > 0; p++) {
-        const before = n
-        n = this.#preds[p]!.keep(ords, n, this.input)
-        this.rejected[this.#predOwner[p]!]! += (before - n) * this.#countWeight
-      }
-      for (let i = 0; i < n; i++) this.#collect(ords[i]!, formatPos)
+      // Sparse survivors (a long walk) wait for a few more before the predicates run: a call per
+      // predicate per block would cost more than the checks.
+      if (n >= PREDICATE_BATCH) n = this.#checkAndCollect(n, formatPos)
     }
-    return false
+    if (n > 0) this.#checkAndCollect(n, formatPos)
+    return isCut
+  }
+
+  /** Runs the predicates over the waiting candidates in order, offers the survivors; returns 0. */
+  #checkAndCollect(count: number, formatPos: number): number {
+    const ords = this.#ords
+    let n = count
+    for (let p = 0; p < this.#predCount && n > 0; p++) {
+      const before = n
+      n = this.#preds[p]!.keep(ords, n, this.input)
+      this.rejected[this.#predOwner[p]!]! += (before - n) * this.#countWeight
+    }
+    for (let i = 0; i < n; i++) this.#collect(ords[i]!, formatPos)
+    return 0
   }
 
   /** ANDs the request terms over a whole block of words and keeps the result for the auction. */

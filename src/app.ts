@@ -122,6 +122,8 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     isReady: () => catalog.isLoaded && !isDraining,
     isDraining: () => isDraining,
     shedder,
+    // A body that has not arrived well before the longest deadline gets its 408 before that deadline.
+    bodyTimeoutMs: Math.max(10, config.auction.maxTmaxMs - 30),
     scrapeMetrics: options.scrapeMetrics ?? (() => metrics.scrape()),
     extraRoutes: (app) => {
       registerAdminRoutes(app, {
@@ -152,6 +154,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       // Unspent leases go back to their campaigns while the store is still open.
       await pacing.stop()
       await closeDspPools(dsps)
+      server.close()
       shedder.stop()
       clearInterval(storeUpTimer)
       clearInterval(instanceTimer)

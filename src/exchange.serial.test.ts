@@ -350,3 +350,32 @@ describe('HTTP front end', () => {
     assert.equal((answers.match(/HTTP\/1\.1 204/g) ?? []).length, 2)
   })
 })
+
+describe('slow request bodies', () => {
+  it('a body still incomplete at tmax gets 408, the connection is closed and the slot released', async () => {
+    const exchange = await startTestExchange({ auction: { defaultTmaxMs: 60, maxTmaxMs: 60 } })
+    try {
+      const net = await import('node:net')
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = net.connect(exchange.app.port, '127.0.0.1', () => {
+          socket.write(
+            'POST /openrtb2/auction HTTP/1.1\r\nhost: x\r\ncontent-length: 500\r\n\r\n{"id":"slow",',
+          )
+        })
+        let got = ''
+        socket.on('data', (d) => {
+          got += d.toString()
+        })
+        socket.on('close', () => resolve(got))
+        socket.on('error', reject)
+        setTimeout(() => reject(new Error(`no answer: ${got}`)), 2_000)
+      })
+      assert.match(answer, /^HTTP\/1\.1 408 /)
+      assert.equal(exchange.app.server.inFlight.count, 0)
+      const text = await (await fetch(`${exchange.url}/metrics`)).text()
+      assert.match(text, /rtb_auctions_total\{outcome="body_timeout"\} 1/)
+    } finally {
+      await exchange.close()
+    }
+  })
+})

@@ -100,8 +100,13 @@ export function createExchange(deps: ExchangeDeps): Exchange {
       receivedAt,
     )
     let result: NoBidReason | undefined
+    let response = ''
     try {
       result = await runPipeline(stages, timers, ctx)
+      // Inside the try: a DSP bid that cannot be serialised (e.g. absurdly nested ext) is a bug
+      // to log and a no-bid to answer, never an unhandled rejection.
+      if (result === undefined)
+        response = buildBidResponse(ctx, auction.currency, nextId(), pacing?.rewriteNotices)
     } catch (err) {
       // A bug, not an expected outcome: log it, answer no-bid, keep serving.
       deps.log.error({ err, requestId: request.id }, 'auction failed')
@@ -115,7 +120,6 @@ export function createExchange(deps: ExchangeDeps): Exchange {
       metrics.noBids.get(result)?.inc()
       return NO_BID_ANSWER
     }
-    const response = buildBidResponse(ctx, auction.currency, nextId(), pacing?.rewriteNotices)
     return { status: 200, body: response, outcome: 'bid' }
   }
 

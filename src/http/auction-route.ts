@@ -13,12 +13,24 @@ export interface AuctionRouteDeps {
   readonly inFlight: { count: number }
   readonly shedder: LoadShedder
   readonly isDraining: () => boolean
+  /**
+   * A body still incomplete this long after arrival gets 408 and the connection closed: its
+   * auction could not answer in time anyway, and slow bodies must not hold in-flight slots.
+   */
+  readonly bodyTimeoutMs: number
+}
+
+export interface AuctionHandler {
+  readonly handle: (res: HttpResponse, req: HttpRequest) => void
+  /** Stops the slow-body sweep (at shutdown). */
+  stop(): void
 }
 
 const TOO_LARGE = errorBody('body_too_large', 'request body exceeds the size limit')
 const BAD_ENCODING = errorBody('invalid_request', 'body is not valid gzip', 'body')
 const OVERLOADED = errorBody('overloaded', 'the exchange is overloaded; retry later')
 const DRAINING = errorBody('draining', 'the exchange is shutting down')
+const BODY_TIMEOUT = errorBody('body_timeout', 'request body not received in time')
 const UNSUPPORTED_ENCODING = errorBody(
   'unsupported_encoding',
   'only gzip and identity content-encodings are accepted',
@@ -28,8 +40,12 @@ const UNSUPPORTED_ENCODING = errorBody(
  * POST /openrtb2/auction. The arrival time is taken first thing, so the auction's deadline counts
  * the time spent reading the body. A client that goes away is never written to.
  */
-export function createAuctionHandler(deps: AuctionRouteDeps): (res: HttpResponse, req: HttpRequest) => void {
-  return (res, req) => {
+export function createAuctionHandler(deps: AuctionRouteDeps): AuctionHandler {
+  const reading = new Set<PendingAuction>()
+  // One sweep for all requests still reading their body, not a timer per request.
+  const sweep = setInterval(() => sweepSlowBodies(reading, deps.bodyTimeoutMs), SWEEP_INTERVAL_MS)
+  sweep.unref()
+  const handle = (res: HttpResponse, req: HttpRequest): void => {
     const receivedAt = performance.now()
     // Shed before reading the body: a request that cannot meet its deadline costs ~nothing.
     const shed = deps.isDraining() ? 'draining' : deps.shedder.shedReason(deps.inFlight.count)
@@ -50,10 +66,19 @@ export function createAuctionHandler(deps: AuctionRouteDeps): (res: HttpResponse
       writeJson(res, 415, UNSUPPORTED_ENCODING, true)
       return finishMetrics(deps, receivedAt, 'invalid')
     }
-    const pending = new PendingAuction(res, receivedAt, deps)
+    const pending = new PendingAuction(res, receivedAt, deps, reading)
     res.onAborted(pending.onAborted)
     res.onData(new BodyReader(res, deps.maxBodyBytes, isGzip, pending.onBody).onData)
   }
+  return { handle, stop: () => clearInterval(sweep) }
+}
+
+const SWEEP_INTERVAL_MS = 10
+
+function sweepSlowBodies(reading: Set<PendingAuction>, timeoutMs: number): void {
+  if (reading.size === 0) return
+  const now = performance.now()
+  for (const pending of reading) if (now - pending.receivedAt > timeoutMs) pending.timeOut()
 }
 
 /** One request between arrival and answer. */
@@ -66,18 +91,33 @@ class PendingAuction {
     readonly res: HttpResponse,
     readonly receivedAt: number,
     readonly deps: AuctionRouteDeps,
+    readonly reading: Set<PendingAuction>,
   ) {
     deps.inFlight.count++
+    reading.add(this)
   }
 
   readonly onAborted = (): void => {
     this.isAborted = true
     // Gone before its body arrived: no auction will run, so nothing else will release it.
-    if (!this.#isBodyRead) this.#write(ABORTED_ANSWER)
+    if (!this.#isBodyRead) {
+      this.#isBodyRead = true
+      this.reading.delete(this)
+      this.#write(ABORTED_ANSWER)
+    }
+  }
+
+  /** The body is too late (see AuctionRouteDeps.bodyTimeoutMs): 408, close, release the slot. */
+  timeOut(): void {
+    this.#isBodyRead = true
+    this.reading.delete(this)
+    this.#write(BODY_TIMEOUT_ANSWER)
   }
 
   readonly onBody = (_reader: BodyReader, body: string | null, failure: BodyFailure | null): void => {
+    if (this.#isBodyRead) return // already answered (timed out)
     this.#isBodyRead = true
+    this.reading.delete(this)
     if (failure !== null) return this.#answerFailure(failure)
     this.deps.exchange.runAuction(body!, this.receivedAt).then(this.#write, this.#writeFailed)
   }
@@ -106,11 +146,22 @@ class PendingAuction {
 
   readonly #corkedWrite = (): void => {
     const answer = this.#answer!
-    // 413 closes the connection: the unread rest of the body would otherwise be parsed as a request.
-    writeJson(this.res, answer.status, answer.body, answer.outcome === 'too_large')
+    // 413 and 408 close the connection: the unread rest of the body would otherwise be parsed as
+    // a request.
+    writeJson(
+      this.res,
+      answer.status,
+      answer.body,
+      answer.outcome === 'too_large' || answer.outcome === 'body_timeout',
+    )
   }
 }
 
+const BODY_TIMEOUT_ANSWER: AuctionAnswer = Object.freeze({
+  status: 408 as 400,
+  body: BODY_TIMEOUT,
+  outcome: 'body_timeout',
+})
 const ABORTED_ANSWER: AuctionAnswer = Object.freeze({ status: 400, body: '', outcome: 'aborted' })
 /** Same answer as the exchange gives a failed auction: a no-bid, counted as outcome "error". */
 const FAILED_ANSWER: AuctionAnswer = Object.freeze({ status: 204, body: '', outcome: 'error' })

@@ -9,6 +9,7 @@ export const STATUS_LINE: Readonly<Record<number, string>> = {
   403: '403 Forbidden',
   404: '404 Not Found',
   405: '405 Method Not Allowed',
+  408: '408 Request Timeout',
   413: '413 Content Too Large',
   415: '415 Unsupported Media Type',
   429: '429 Too Many Requests',

@@ -13,6 +13,8 @@ export interface HttpServerDeps {
   readonly isReady: () => boolean
   readonly isDraining: () => boolean
   readonly shedder: LoadShedder
+  /** See AuctionRouteDeps.bodyTimeoutMs. */
+  readonly bodyTimeoutMs: number
   /** The Prometheus text for GET /metrics. */
   readonly scrapeMetrics: () => Promise<string>
   /** Extra routes (admin API, notices) registered by their owners. */
@@ -30,6 +32,8 @@ export interface HttpServer {
   listen(host: string, port: number, options?: { shared?: boolean }): Promise<number>
   /** Stops accepting new connections; open keep-alive connections finish their requests. */
   stopListening(): void
+  /** Stops the server's timers, after draining. */
+  close(): void
 }
 
 const NOT_FOUND = errorBody('not_found', 'no such route')
@@ -41,7 +45,8 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
   const inFlight = deps.metrics.inFlightCount
   let listenSocket: us_listen_socket | null = null
 
-  app.post('/openrtb2/auction', createAuctionHandler({ ...deps, inFlight }))
+  const auction = createAuctionHandler({ ...deps, inFlight })
+  app.post('/openrtb2/auction', auction.handle)
   app.get('/healthz', (res) => writeJson(res, 200, '{"status":"ok"}'))
   app.get('/readyz', (res) =>
     deps.isReady()
@@ -67,6 +72,9 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
         const listen = app.listen as unknown as (h: string, p: number, o: number, cb: typeof onListen) => void
         listen.call(app, host, port, options.shared ? LISTEN_SHARED : LISTEN_EXCLUSIVE, onListen)
       })
+    },
+    close() {
+      auction.stop()
     },
     stopListening() {
       if (listenSocket !== null) uws.us_listen_socket_close(listenSocket)

@@ -13,7 +13,16 @@ export const STAGE_NAMES = ['validate', 'decorate', 'filter', 'pace', 'bid', 'au
 export type StageName = (typeof STAGE_NAMES)[number]
 
 /** How an auction request ended; a closed label set. */
-export const AUCTION_OUTCOMES = ['bid', 'no_bid', 'invalid', 'too_large', 'shed', 'aborted', 'error'] as const
+export const AUCTION_OUTCOMES = [
+  'bid',
+  'no_bid',
+  'invalid',
+  'too_large',
+  'body_timeout',
+  'shed',
+  'aborted',
+  'error',
+] as const
 export type AuctionOutcome = (typeof AUCTION_OUTCOMES)[number]
 
 export const DECORATION_OUTCOMES = ['hit', 'miss', 'timeout', 'error'] as const

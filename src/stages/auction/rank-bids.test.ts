@@ -57,6 +57,16 @@ describe('rejectBid', () => {
     )
     assert.equal(rejectBid(candidate({ cat: ['IAB7'] }), request, 0, signals), 'blocked_category')
   })
+  it('refuses a bid whose adomain, cat or attr is not a list (a string would slip past the blocks)', () => {
+    for (const field of ['adomain', 'cat', 'attr']) {
+      for (const bad of [null, 'blocked.example', 'IAB25', 7, {}]) {
+        assert.equal(
+          rejectBid(candidate({ [field]: bad } as unknown as Partial<Bid>), request, 0, null),
+          'malformed_field',
+        )
+      }
+    }
+  })
   it('drops a creative attribute in the imp battr', () =>
     assert.equal(rejectBid(candidate({ attr: [2] } as Partial<Bid>), request, 0, null), 'blocked_attribute'))
   it('drops a bid with neither adm nor nurl', () =>

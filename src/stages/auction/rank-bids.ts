@@ -13,6 +13,7 @@ export type BidRejection =
   | 'deal_required'
   | 'unknown_deal'
   | 'seat_not_allowed'
+  | 'malformed_field'
 
 /**
  * Checks one candidate against its imp. Returns null when the bid may compete. `floor` is the
@@ -30,6 +31,10 @@ export function rejectBid(
   if (typeof bid.id !== 'string' || bid.id === '') return 'missing_fields'
   if (typeof bid.adm !== 'string' && typeof bid.nurl !== 'string') return 'missing_fields'
   if (!(c.price > 0) || !Number.isFinite(c.price)) return 'bad_price'
+  // The block checks read these as lists: a string or null in their place could slip a blocked
+  // advertiser or category past them, so such a bid is refused outright.
+  if (!isListOrAbsent(bid.adomain) || !isListOrAbsent(bid.cat) || !isListOrAbsent(bid.attr))
+    return 'malformed_field'
   const deal = dealOf(imp, bid)
   if (deal === UNKNOWN_DEAL) return 'unknown_deal'
   if (deal === null && imp.pmp?.private_auction === 1) return 'deal_required'
@@ -56,6 +61,10 @@ function dealOf(imp: Imp, bid: Bid): Deal | null {
   const deals = imp.pmp?.deals
   if (deals !== undefined) for (const d of deals) if (d.id === bid.dealid) return d
   return UNKNOWN_DEAL
+}
+
+function isListOrAbsent(v: unknown): boolean {
+  return v === undefined || Array.isArray(v)
 }
 
 function anyIn<T>(values: readonly T[] | undefined, blocked: readonly T[]): boolean {

@@ -31,7 +31,7 @@ const FORM_CODES: Readonly<Record<FilterForm, number>> = { range: RANGE, term: T
 const BLOCK_WORDS = 8
 const BLOCK_SHIFT = 3
 /** Survivors gathered before the predicates run over them. */
-const PREDICATE_BATCH = 8
+const PREDICATE_BATCH = 4
 
 export interface FilterEngineOptions {
   /** false: scan every creative with every filter as a per-candidate check (the no-index baseline). */
@@ -95,6 +95,7 @@ export class FilterEngine {
   readonly #preds: AdFilter[] = []
   readonly #predOwner = new Int32Array(FILTER_COUNT)
   #predCount = 0
+
   // Scratch.
   readonly #ords = new Int32Array(BLOCK_WORDS * 32 + PREDICATE_BATCH)
   readonly #one = new Int32Array(1)
@@ -104,7 +105,7 @@ export class FilterEngine {
   readonly #keptPos = new Int32Array(KEEP_PER_IMP)
   #keptCount = 0
   readonly #acc = new Int32Array(BLOCK_WORDS)
-  readonly #any = new Uint32Array(BLOCK_WORDS)
+  readonly #any = new Int32Array(BLOCK_WORDS)
   readonly #profileBase = new Int32Array(PROFILE_WORDS)
   readonly #profileOrds = new Int32Array(PROFILE_CANDIDATES)
   readonly #profileScratch = new Int32Array(PROFILE_CANDIDATES)
@@ -360,7 +361,10 @@ export class FilterEngine {
     return 0
   }
 
-  /** ANDs the request terms over a whole block of words and keeps the result for the auction. */
+  /**
+   * ANDs the request's terms over a whole block of words and keeps the result for the auction:
+   * imps that share a format reuse it instead of reading the same bitsets again.
+   */
   #fillBlock(block: number): void {
     const acc = this.#acc
     const w = block << BLOCK_SHIFT
@@ -378,35 +382,50 @@ export class FilterEngine {
    * what is left, zero when the block is empty.
    */
   #applyTerm(t: number, w: number, count: number): number {
+    if (this.#countWeight !== 0) return this.#applyTermCounting(t, w, count)
     const acc = this.#acc
     const arrays = this.#termArrays
     const from = this.#termStart[t]!
     const to = this.#termStart[t + 1]!
     const isDeny = this.#termIsDeny[t] === 1
-    let any: Uint32Array = this.#any
-    let offset = w
-    if (to - from === 1) any = arrays[from]!
-    else {
-      offset = 0
-      for (let b = 0; b < count; b++) any[b] = 0
-      for (let j = from; j < to; j++) {
-        const words = arrays[j]!
-        for (let b = 0; b < count; b++) any[b]! |= words[w + b]!
-      }
-    }
     let live = 0
-    if (this.#countWeight === 0) {
-      for (let b = 0; b < count; b++) {
-        const after = isDeny ? acc[b]! & ~any[offset + b]! : acc[b]! & any[offset + b]!
-        acc[b] = after
-        live |= after
-      }
+    if (to - from === 1) {
+      const words = arrays[from]!
+      if (isDeny) {
+        for (let b = 0; b < count; b++) live |= acc[b] = acc[b]! & ~words[w + b]!
+      } else for (let b = 0; b < count; b++) live |= acc[b] = acc[b]! & words[w + b]!
       return live
     }
+    const any = this.#orTerm(from, to, w, count)
+    if (isDeny) {
+      for (let b = 0; b < count; b++) live |= acc[b] = acc[b]! & ~any[b]!
+    } else for (let b = 0; b < count; b++) live |= acc[b] = acc[b]! & any[b]!
+    return live
+  }
+
+  /** The OR of bitsets [from, to) of the term list over words [w, w + count), in a scratch array. */
+  #orTerm(from: number, to: number, w: number, count: number): Int32Array {
+    const any = this.#any
+    const arrays = this.#termArrays
+    const first = arrays[from]!
+    for (let b = 0; b < count; b++) any[b] = first[w + b]!
+    for (let j = from + 1; j < to; j++) {
+      const words = arrays[j]!
+      for (let b = 0; b < count; b++) any[b]! |= words[w + b]!
+    }
+    return any
+  }
+
+  /** As #applyTerm, counting the candidates the term removes (sampled auctions only). */
+  #applyTermCounting(t: number, w: number, count: number): number {
+    const acc = this.#acc
+    const any = this.#orTerm(this.#termStart[t]!, this.#termStart[t + 1]!, w, count)
+    const isDeny = this.#termIsDeny[t] === 1
+    let live = 0
     let removed = 0
     for (let b = 0; b < count; b++) {
       const before = acc[b]!
-      const after = isDeny ? before & ~any[offset + b]! : before & any[offset + b]!
+      const after = isDeny ? before & ~any[b]! : before & any[b]!
       removed += popcount32(before ^ after)
       acc[b] = after
       live |= after

@@ -13,14 +13,22 @@ import { parseArgs } from 'node:util'
  * - open loop: requests scheduled at a constant rate on a fixed timeline, sent on a pool of C
  *   connections (a request waits in one FIFO for the first free connection); latency counts from
  *   the scheduled time, so waiting for a connection is not hidden (coordinated omission).
+ *
+ * Bodies: one, or a rotating set (`--bodies file.jsonl`, request i carries body i mod n), so that
+ * user ids and pages vary. Every `__SEQ_NUMBER__` in a body is replaced, per send, by the send
+ * counter zero-padded to the same 14 characters: a key no cache has seen (content-length unchanged).
  */
 
 export type LoadMode = 'closed' | 'open'
 
+/** Replaced in a body, per send, by the send counter (14 digits): a value unique to that request. */
+export const SEQUENCE_TOKEN = '__SEQ_NUMBER__'
+
 export interface LoadOptions {
   /** http://127.0.0.1:PORT/path (loopback only). */
   readonly url: string
-  readonly body: Buffer
+  /** One body, or several sent in rotation (request i carries body i mod n). */
+  readonly body: Buffer | readonly Buffer[]
   readonly mode: LoadMode
   readonly connections: number
   readonly durationS: number
@@ -38,6 +46,8 @@ export interface LoadOptions {
   readonly warmupS?: number
   /** Called when the measured window starts (after the warm-up and the connections). */
   readonly onMeasuring?: () => void
+  /** Answers later than this many µs (from the scheduled time in open loop) are counted in `late`. */
+  readonly lateThresholdUs?: number
 }
 
 export interface LatencySummary {
@@ -64,7 +74,16 @@ export interface LoadResult {
   readonly responses: number
   /** Answers completed inside the window, per second of window. */
   readonly throughput: number
+  /** 2xx answers completed inside the window, per second of window (auctions, not shed answers). */
+  readonly okThroughput: number
   readonly latency: LatencySummary
+  /** Latency of the 2xx answers only (a shed 503 is fast: it would flatter the served ones). */
+  readonly okLatency: LatencySummary
+  /** Answers later than lateThresholdUs (null: no threshold asked). */
+  readonly late: number
+  readonly lateThresholdUs: number | null
+  /** Distinct bodies sent in rotation. */
+  readonly bodies: number
   /** Open loop: how late requests left against their schedule (generator or connection wait). */
   readonly sendLag: LatencySummary | null
   /** Answers by HTTP status code. */
@@ -231,7 +250,7 @@ class Connection {
     this.isBusy = true
     this.startedAt = startedAt
     this.run.sent++
-    this.socket!.write(this.run.requestBytes)
+    this.socket!.write(this.run.nextRequest())
   }
 
   readonly onConnect = (): void => {
@@ -396,8 +415,9 @@ class Connection {
 class LoadRun {
   readonly host: string
   readonly port: number
-  readonly requestBytes: Buffer
+  readonly templates: readonly RequestTemplate[]
   readonly latency = new LatencyHistogram()
+  readonly okLatency = new LatencyHistogram()
   readonly sendLag = new LatencyHistogram()
   readonly status = new Map<number, number>()
   readonly queue = new TimeQueue()
@@ -406,6 +426,8 @@ class LoadRun {
   sent = 0
   responses = 0
   inWindow = 0
+  okInWindow = 0
+  late = 0
   errors = 0
   isFinished = false
   isStopping = false
@@ -419,6 +441,9 @@ class LoadRun {
   #onStartFailed: ((err: Error) => void) | null = null
   #onDone: (() => void) | null = null
   #drainTimer: NodeJS.Timeout | null = null
+  #nextTemplate = 0
+  #sequence = 0
+  readonly #lateUs: number
 
   constructor(readonly options: LoadOptions) {
     const url = new URL(options.url)
@@ -428,7 +453,10 @@ class LoadRun {
     }
     this.host = '127.0.0.1'
     this.port = Number(url.port || 80)
-    this.requestBytes = buildRequest(url, options)
+    const bodies = Buffer.isBuffer(options.body) ? [options.body] : (options.body as readonly Buffer[])
+    if (bodies.length === 0) throw new Error('load generator: no body to send')
+    this.templates = bodies.map((b) => buildTemplate(url, options, b))
+    this.#lateUs = options.lateThresholdUs ?? Number.POSITIVE_INFINITY
     if (options.mode === 'open' && !(options.rate !== undefined && options.rate > 0)) {
       throw new Error('load generator: open loop needs a rate > 0')
     }
@@ -490,10 +518,29 @@ class LoadRun {
     fail(new Error(`cannot connect to ${this.host}:${this.port}`))
   }
 
+  /** The bytes of the next request: bodies in rotation, sequence tokens filled in. */
+  nextRequest(): Buffer {
+    const t = this.templates[this.#nextTemplate]!
+    this.#nextTemplate = (this.#nextTemplate + 1) % this.templates.length
+    if (t.sequenceOffsets.length === 0) return t.bytes
+    // A copy: the socket may still hold the previous write of this template by reference.
+    const bytes = Buffer.from(t.bytes)
+    const digits = String(this.#sequence++ % 1e14).padStart(SEQUENCE_TOKEN.length, '0')
+    for (const offset of t.sequenceOffsets) bytes.write(digits, offset, 'latin1')
+    return bytes
+  }
+
   onResponse(conn: Connection, status: number, now: number): void {
     this.responses++
-    if (now <= this.endAt) this.inWindow++
-    this.latency.record((now - conn.startedAt) * 1000)
+    const isOk = status >= 200 && status < 300
+    if (now <= this.endAt) {
+      this.inWindow++
+      if (isOk) this.okInWindow++
+    }
+    const us = (now - conn.startedAt) * 1000
+    this.latency.record(us)
+    if (isOk) this.okLatency.record(us)
+    if (us > this.#lateUs) this.late++
     this.status.set(status, (this.status.get(status) ?? 0) + 1)
     if (!conn.closeAfter) this.#next(conn)
   }
@@ -589,7 +636,12 @@ class LoadRun {
       sent: this.sent,
       responses: this.responses,
       throughput: Math.round(this.inWindow / windowS),
+      okThroughput: Math.round(this.okInWindow / windowS),
       latency: this.latency.summary(),
+      okLatency: this.okLatency.summary(),
+      late: this.late,
+      lateThresholdUs: Number.isFinite(this.#lateUs) ? this.#lateUs : null,
+      bodies: this.templates.length,
       sendLag: this.options.mode === 'open' ? this.sendLag.summary() : null,
       status: Object.fromEntries(
         [...this.status].sort((a, b) => a[0] - b[0]).map(([k, v]) => [String(k), v]),
@@ -602,16 +654,36 @@ class LoadRun {
   }
 }
 
-/** The request as bytes, written as is for every send. */
-function buildRequest(url: URL, options: LoadOptions): Buffer {
+/** A request as bytes, and where its sequence tokens are (filled in per send). */
+interface RequestTemplate {
+  readonly bytes: Buffer
+  readonly sequenceOffsets: readonly number[]
+}
+
+function buildTemplate(url: URL, options: LoadOptions, body: Buffer): RequestTemplate {
   const lines = [
     `POST ${url.pathname}${url.search} HTTP/1.1`,
     `host: ${url.host}`,
     `content-type: ${options.contentType ?? 'application/json'}`,
-    `content-length: ${options.body.length}`,
+    `content-length: ${body.length}`,
     ...Object.entries(options.headers ?? {}).map(([k, v]) => `${k}: ${v}`),
   ]
-  return Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), options.body])
+  const bytes = Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), body])
+  const sequenceOffsets: number[] = []
+  for (let at = bytes.indexOf(SEQUENCE_TOKEN); at >= 0; at = bytes.indexOf(SEQUENCE_TOKEN, at + 1)) {
+    sequenceOffsets.push(at)
+  }
+  return { bytes, sequenceOffsets }
+}
+
+/** Bodies of a JSONL file: one request body per non-empty line, sent in rotation. */
+export function readBodies(path: string): Buffer[] {
+  const bodies = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => Buffer.from(l.trim()))
+  if (bodies.length === 0) throw new Error(`${path}: no bodies (one JSON body per line)`)
+  return bodies
 }
 
 /** Runs one bounded load against a loopback URL. */
@@ -634,9 +706,10 @@ export function formatResult(r: LoadResult): string {
   const l = r.latency
   const lines = [
     `${r.mode} loop, ${r.connections} connections${r.targetRate === null ? '' : `, ${r.targetRate} req/s asked`}, ${r.durationS} s`,
-    `  throughput ${r.throughput} req/s; ${r.responses} answers, status ${JSON.stringify(r.status)}, errors ${r.errors}, unsent ${r.unsent}, incomplete ${r.incomplete}`,
+    `  throughput ${r.throughput} req/s (2xx ${r.okThroughput}); ${r.responses} answers, status ${JSON.stringify(r.status)}, errors ${r.errors}, unsent ${r.unsent}, incomplete ${r.incomplete}`,
     `  latency ms: p50 ${ms(l.p50Us)}  p90 ${ms(l.p90Us)}  p99 ${ms(l.p99Us)}  p99.9 ${ms(l.p999Us)}  max ${ms(l.maxUs)}`,
   ]
+  if (r.lateThresholdUs !== null) lines.push(`  later than ${ms(r.lateThresholdUs)} ms: ${r.late}`)
   if (r.sendLag !== null) lines.push(`  send lag ms: p50 ${ms(r.sendLag.p50Us)}  p99 ${ms(r.sendLag.p99Us)}`)
   lines.push(`  generator CPU ${r.generatorCpuUsPerResponse} µs/answer`)
   return lines.join('\n')
@@ -645,15 +718,19 @@ export function formatResult(r: LoadResult): string {
 /** Printed (with --json) when the measured window starts, before the result line. */
 export const MEASURING_LINE = '# measuring'
 
-const USAGE = `usage: node dist/bench/load-generator.js --url http://127.0.0.1:PORT/openrtb2/auction --body FILE
-  [--mode closed|open] [--connections 64] [--duration 10] [--rate R (open)] [--warmup 0] [--drain-ms 2000]
-  [--header 'name: value']... [--content-type application/json] [--json]`
+const USAGE = `usage: node dist/bench/load-generator.js --url http://127.0.0.1:PORT/openrtb2/auction
+  (--body FILE | --bodies FILE.jsonl) [--mode closed|open] [--connections 64] [--duration 10]
+  [--rate R (open)] [--warmup 0] [--drain-ms 2000] [--late-ms MS] [--header 'name: value']...
+  [--content-type application/json] [--json]
+  --bodies: one body per line, sent in rotation; ${SEQUENCE_TOKEN} in a body becomes a per-send number`
 
 async function cli(): Promise<void> {
   const { values } = parseArgs({
     options: {
       url: { type: 'string' },
       body: { type: 'string' },
+      bodies: { type: 'string' },
+      'late-ms': { type: 'string' },
       mode: { type: 'string', default: 'closed' },
       connections: { type: 'string', default: '64' },
       duration: { type: 'string', default: '10' },
@@ -666,8 +743,8 @@ async function cli(): Promise<void> {
     },
     strict: true,
   })
-  if (values.url === undefined || values.body === undefined)
-    throw new Error(`--url and --body are required\n${USAGE}`)
+  if (values.url === undefined || (values.body === undefined) === (values.bodies === undefined))
+    throw new Error(`--url and one of --body or --bodies are required\n${USAGE}`)
   if (values.mode !== 'closed' && values.mode !== 'open')
     throw new Error(`--mode must be closed or open\n${USAGE}`)
   const headers: Record<string, string> = {}
@@ -678,7 +755,7 @@ async function cli(): Promise<void> {
   }
   const result = await runLoad({
     url: values.url,
-    body: readFileSync(values.body),
+    body: values.bodies === undefined ? readFileSync(values.body!) : readBodies(values.bodies),
     mode: values.mode,
     connections: Number(values.connections),
     durationS: Number(values.duration),
@@ -688,6 +765,7 @@ async function cli(): Promise<void> {
     // With --json a parent process is reading: tell it when the measured window starts.
     ...(values.json ? { onMeasuring: () => console.log(MEASURING_LINE) } : {}),
     ...(values.rate === undefined ? {} : { rate: Number(values.rate) }),
+    ...(values['late-ms'] === undefined ? {} : { lateThresholdUs: Number(values['late-ms']) * 1000 }),
     ...(values['content-type'] === undefined ? {} : { contentType: values['content-type'] }),
   })
   console.log(values.json ? JSON.stringify(result) : formatResult(result))

@@ -4,6 +4,7 @@ import { CatalogHolder } from './catalog/house-catalog.js'
 import type { Seed } from './catalog/seed.js'
 import type { Config, DspConfig } from './config/config.js'
 import { createExchange } from './exchange.js'
+import type { AdminAuthResult } from './http/admin-auth.js'
 import { registerAdminRoutes } from './http/admin-routes.js'
 import { registerCampaignRoutes } from './http/campaign-routes.js'
 import { claimPort } from './http/claim-port.js'
@@ -111,6 +112,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     1_000,
   )
   instanceTimer.unref()
+  const countAuth = (result: AdminAuthResult): void => metrics.adminRequests[result].inc()
   const shedder = createLoadShedder({
     ...config.overload,
     onLag: (lagMs) => metrics.eventLoopLagSeconds.set(lagMs / 1000),
@@ -131,9 +133,15 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
         store,
         catalog,
         refreshCatalog: catalogSync.refresh,
+        countAuth,
       })
       registerNoticeRoutes(app, pacing.notices)
-      registerCampaignRoutes(app, { token: config.adminToken, store: pacing.store, leases: pacing.leases })
+      registerCampaignRoutes(app, {
+        token: config.adminToken,
+        store: pacing.store,
+        leases: pacing.leases,
+        countAuth,
+      })
     },
   })
   const port = await server.listen(config.host, config.port, { shared: options.sharedPort === true })

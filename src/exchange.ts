@@ -101,21 +101,25 @@ export function createExchange(deps: ExchangeDeps): Exchange {
     )
     let result: NoBidReason | undefined
     let response = ''
+    let isSettled = false
     try {
       result = await runPipeline(stages, timers, ctx)
+      // Reservations of imps the house ad did not win are released; winners wait for billing
+      // (settled before the response is built: the notice tokens carry the reservations' expiry).
+      if (pacing !== null) settleReservations(ctx, pacing.leases, result === undefined)
+      isSettled = true
       // Inside the try: a DSP bid that cannot be serialised (e.g. absurdly nested ext) is a bug
       // to log and a no-bid to answer, never an unhandled rejection.
       if (result === undefined)
         response = buildBidResponse(ctx, auction.currency, nextId(), pacing?.rewriteNotices)
     } catch (err) {
-      // A bug, not an expected outcome: log it, answer no-bid, keep serving.
+      // A bug, not an expected outcome: log it, answer no-bid, keep serving. Won reservations
+      // whose answer never went out expire unbilled.
       deps.log.error({ err, requestId: request.id }, 'auction failed')
-      if (pacing !== null) settleReservations(ctx, pacing.leases, false)
+      if (pacing !== null && !isSettled) settleReservations(ctx, pacing.leases, false)
       metrics.noBids.get(NoBidReason.TechnicalError)?.inc()
       return { status: 204, body: '', outcome: 'error' }
     }
-    // Reservations of imps the house ad did not win are released; winners wait for billing.
-    if (pacing !== null) settleReservations(ctx, pacing.leases, result === undefined)
     if (result !== undefined) {
       metrics.noBids.get(result)?.inc()
       return NO_BID_ANSWER

@@ -76,11 +76,13 @@ export function* compilePolicies(
   const mvByAd = new Float64Array(ads.length)
   const mvRuleByAd: (string | null)[] = new Array(ads.length).fill(null)
   let hasViewabilityRules = false
+  const byAdvertiser = groupAds(ads, (ad) => ad.record.advertiserDomain)
+  const byCategory = groupAds(ads, (ad) => ad.record.category)
   for (const rule of rules) {
     const compiled = compileRule(rule)
     switch (rule.kind) {
       case 'advertiser_publisher':
-        ap.add(compiled, rule.publishers, adsOf(ads, src, (ad) => compiled.advertisers.has(ad.record.advertiserDomain)))
+        ap.add(compiled, rule.publishers, creativesOf(src, byAdvertiser, rule.advertisers))
         break
       case 'publisher_category':
         pc.add(compiled, rule.publishers, union(src.category, rule.categories, src.wordCount))
@@ -100,7 +102,11 @@ export function* compilePolicies(
         break
       case 'min_viewability':
         hasViewabilityRules = true
-        foldViewability(ads, compiled, rule.minPercent, mvByAd, mvRuleByAd)
+        for (const a of adsUnder(byAdvertiser, rule.advertisers).concat(adsUnder(byCategory, rule.categories))) {
+          if (rule.minPercent <= mvByAd[a]!) continue
+          mvByAd[a] = rule.minPercent // the strictest rule over an ad decides
+          mvRuleByAd[a] = rule.id
+        }
         break
     }
     yield
@@ -186,6 +192,32 @@ function underPriced(ads: readonly AdFacts[], rule: CompiledRule, src: ScopeSour
   )
 }
 
+/** Ad ordinals by a key (advertiser, category). */
+function groupAds(ads: readonly AdFacts[], keyOf: (ad: AdFacts) => string): Map<string, number[]> {
+  const out = new Map<string, number[]>()
+  for (const ad of ads) {
+    const key = keyOf(ad)
+    let list = out.get(key)
+    if (list === undefined) out.set(key, (list = []))
+    list.push(ad.ordinal)
+  }
+  return out
+}
+
+function adsUnder(groups: ReadonlyMap<string, number[]>, keys: readonly string[]): number[] {
+  return keys.flatMap((key) => groups.get(key) ?? [])
+}
+
+/** The creatives of the ads filed under any of `keys`. */
+function creativesOf(src: ScopeSources, groups: ReadonlyMap<string, number[]>, keys: readonly string[]): Uint32Array {
+  const out = new Uint32Array(src.wordCount)
+  for (const a of adsUnder(groups, keys)) {
+    const ords = src.adOrds[a]!
+    for (let i = 0; i < ords.length; i++) setBit(out, ords[i]!)
+  }
+  return out
+}
+
 /** The creatives of the ads that `test` picks. */
 function adsOf(ads: readonly AdFacts[], src: ScopeSources, test: (ad: AdFacts) => boolean): Uint32Array {
   const out = new Uint32Array(src.wordCount)
@@ -236,18 +268,3 @@ function foldCategoryCountry(
   return { rules: cc.map((x) => x.rule), denyByCountry, denyOther: denyFor(null) }
 }
 
-function foldViewability(
-  ads: readonly AdFacts[],
-  rule: CompiledRule,
-  minPercent: number,
-  byAd: Float64Array,
-  ruleByAd: (string | null)[],
-): void {
-  for (const ad of ads) {
-    const inScope =
-      rule.advertisers.has(ad.record.advertiserDomain) || rule.categories.has(ad.record.category)
-    if (!inScope || minPercent <= byAd[ad.ordinal]!) continue
-    byAd[ad.ordinal] = minPercent
-    ruleByAd[ad.ordinal] = rule.id
-  }
-}

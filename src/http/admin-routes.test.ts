@@ -53,6 +53,9 @@ describe('admin API', () => {
     assert.equal((await call(ex, 'GET', '/ads/1', undefined, TOKEN)).status, 403)
     // Credentials of another scheme are no bearer token: 401, as without any.
     assert.equal((await call(admin, 'POST', '/ads', ad('x'), 'Basic abc')).status, 401)
+    const counted = await (await fetch(`${admin.url}/metrics`)).text()
+    assert.match(counted, /rtb_admin_requests_total\{result="unauthorized"\} [2-9]/)
+    assert.match(counted, /rtb_admin_requests_total\{result="forbidden"\} [1-9]/)
   })
 
   it('POST /ads creates (201) and updates (200); GET returns it; the next auction serves it', async () => {

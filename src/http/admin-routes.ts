@@ -1,7 +1,7 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
 import type { AdRecord } from '../catalog/ad.js'
 import { adToJson, parseAdInput } from '../catalog/ad-input.js'
 import type { CatalogHolder } from '../catalog/house-catalog.js'
+import { type AdminAuthResult, createAdminGuard } from './admin-auth.js'
 import { BodyReader } from './read-body.js'
 import { errorBody, writeJson } from './responses.js'
 import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js'
@@ -21,6 +21,8 @@ export interface AdminDeps {
   readonly catalog: CatalogHolder
   /** Reload the catalog after a write, so this instance reads its own writes at once. */
   readonly refreshCatalog: () => Promise<void>
+  /** Counts admin authorization decisions. */
+  readonly countAuth?: (result: AdminAuthResult) => void
 }
 
 const MAX_ADMIN_BODY_BYTES = 64 * 1024
@@ -32,17 +34,8 @@ const CATEGORY = /^[A-Za-z0-9_-]{1,32}$/
  * constant time. 401 without credentials, 403 with wrong ones (or when no token is configured).
  */
 export function registerAdminRoutes(app: TemplatedApp, deps: AdminDeps): void {
-  const expected = deps.token === null ? null : digest(deps.token)
-  const guard = (handler: AdminHandler) => (res: HttpResponse, req: HttpRequest) => {
-    const denied = authorize(req.getHeader('authorization'), expected)
-    if (denied !== null)
-      return writeJson(
-        res,
-        denied,
-        errorBody(denied === 401 ? 'unauthorized' : 'forbidden', MESSAGES[denied]),
-      )
-    handler(res, req, deps)
-  }
+  const check = createAdminGuard(deps.token, deps.countAuth ?? (() => {}))
+  const guard = (handler: AdminHandler) => check((res, req) => handler(res, req, deps))
   app.post('/ads', guard(postAd))
   app.post('/ads/user_preferences', guard(postUserPreferences))
   app.get('/ads/user_preferences/:userId', guard(getUserAds))
@@ -51,23 +44,6 @@ export function registerAdminRoutes(app: TemplatedApp, deps: AdminDeps): void {
 }
 
 type AdminHandler = (res: HttpResponse, req: HttpRequest, deps: AdminDeps) => void
-
-const MESSAGES = {
-  401: 'bearer token required',
-  403: 'wrong token, or the admin API is disabled (no ADMIN_TOKEN)',
-}
-
-function digest(token: string): Buffer {
-  return createHash('sha256').update(token).digest()
-}
-
-function authorize(header: string, expected: Buffer | null): 401 | 403 | null {
-  const match = /^Bearer\s+(\S+)$/i.exec(header)
-  if (match === null) return 401
-  if (expected === null) return 403
-  // Digests have equal length, so timingSafeEqual compares without leaking the token's length.
-  return timingSafeEqual(digest(match[1]!), expected) ? null : 403
-}
 
 /** Runs an async admin action with abort handling; errors become clear JSON answers. */
 function respondAsync(res: HttpResponse, work: Promise<[number, unknown]>): void {

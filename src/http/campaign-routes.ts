@@ -1,17 +1,20 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
 import { type Campaign, campaignToJson, parseCampaignInput } from '../pacing/campaign.js'
 import type { CampaignStatusView, LeaseManager } from '../pacing/lease-manager.js'
 import { campaignState } from '../pacing/pacing-counters.js'
 import type { PacingStore } from '../store/pacing-store.js'
+import type { AdminAuthResult } from './admin-auth.js'
+import { createAdminGuard } from './admin-auth.js'
 import { BodyReader } from './read-body.js'
 import { errorBody, writeJson } from './responses.js'
-import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js'
+import type { HttpResponse, TemplatedApp } from './uws.js'
 
 export interface CampaignRouteDeps {
   /** Bearer token of the admin API; null = every call refused (403). */
   readonly token: string | null
   readonly store: Pick<PacingStore, 'putCampaign'>
   readonly leases: Pick<LeaseManager, 'refreshCampaigns' | 'status' | 'campaign' | 'now'>
+  /** Counts admin authorization decisions. */
+  readonly countAuth?: (result: AdminAuthResult) => void
 }
 
 const MAX_BODY_BYTES = 64 * 1024
@@ -22,20 +25,7 @@ const MAX_BODY_BYTES = 64 * 1024
  * definition, delivery so far, budget left, the leases out and this instance's pacing state.
  */
 export function registerCampaignRoutes(app: TemplatedApp, deps: CampaignRouteDeps): void {
-  const expected = deps.token === null ? null : digest(deps.token)
-  const guard =
-    (handler: (res: HttpResponse, req: HttpRequest) => void) => (res: HttpResponse, req: HttpRequest) => {
-      const denied = authorize(req.getHeader('authorization'), expected)
-      if (denied === 401) return writeJson(res, 401, errorBody('unauthorized', 'bearer token required'))
-      if (denied === 403) {
-        return writeJson(
-          res,
-          403,
-          errorBody('forbidden', 'wrong token, or the admin API is disabled (no ADMIN_TOKEN)'),
-        )
-      }
-      handler(res, req)
-    }
+  const guard = createAdminGuard(deps.token, deps.countAuth ?? (() => {}))
   app.post(
     '/campaigns',
     guard((res) => postCampaign(res, deps)),
@@ -44,18 +34,6 @@ export function registerCampaignRoutes(app: TemplatedApp, deps: CampaignRouteDep
     '/campaigns/:id',
     guard((res, req) => getCampaign(res, req.getParameter(0) ?? '', deps)),
   )
-}
-
-function digest(token: string): Buffer {
-  return createHash('sha256').update(token).digest()
-}
-
-function authorize(header: string, expected: Buffer | null): 401 | 403 | null {
-  const match = /^Bearer\s+(\S+)$/i.exec(header)
-  if (match === null) return 401
-  if (expected === null) return 403
-  // Equal-length digests: the comparison leaks neither the token nor its length.
-  return timingSafeEqual(digest(match[1]!), expected) ? null : 403
 }
 
 function postCampaign(res: HttpResponse, deps: CampaignRouteDeps): void {

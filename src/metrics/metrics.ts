@@ -28,6 +28,10 @@ export type AuctionOutcome = (typeof AUCTION_OUTCOMES)[number]
 export const DECORATION_OUTCOMES = ['hit', 'miss', 'timeout', 'error'] as const
 export type DecorationOutcome = (typeof DECORATION_OUTCOMES)[number]
 
+/** Admin API authorization decisions. */
+export const ADMIN_AUTH_RESULTS = ['allowed', 'unauthorized', 'forbidden'] as const
+export type AdminAuthResult = (typeof ADMIN_AUTH_RESULTS)[number]
+
 /** Why a request was shed at the door. */
 export const SHED_REASONS = ['in_flight', 'event_loop', 'draining'] as const
 export type ShedReason = (typeof SHED_REASONS)[number]
@@ -109,6 +113,7 @@ export class ExchangeMetrics {
   readonly houseBids: Counter
   readonly houseWins: Counter
   readonly decoration: Readonly<Record<DecorationOutcome, CounterChild>>
+  readonly adminRequests: Readonly<Record<AdminAuthResult, CounterChild>>
   readonly storeUp: Gauge
   readonly shed: Readonly<Record<ShedReason, CounterChild>>
   readonly eventLoopLagSeconds: Gauge
@@ -180,6 +185,13 @@ export class ExchangeMetrics {
       registers,
     })
     this.decoration = resolveAll(DECORATION_OUTCOMES, (o) => decoration.labels(o))
+    const admin = new Counter({
+      name: 'rtb_admin_requests_total',
+      help: 'Admin API calls by authorization result (allowed, unauthorized = no bearer token, forbidden = wrong token or admin API disabled).',
+      labelNames: ['result'],
+      registers,
+    })
+    this.adminRequests = resolveAll(ADMIN_AUTH_RESULTS, (r) => admin.labels(r))
     this.storeUp = new Gauge({
       name: 'rtb_store_up',
       help: '1 while the store (Dragonfly, or the embedded one) answers, else 0.',

@@ -30,8 +30,6 @@ const FORM_CODES: Readonly<Record<FilterForm, number>> = { range: RANGE, term: T
  */
 const BLOCK_WORDS = 8
 const BLOCK_SHIFT = 3
-/** Survivors gathered before the predicates run over them. */
-const PREDICATE_BATCH = 4
 
 export interface FilterEngineOptions {
   /** false: scan every creative with every filter as a per-candidate check (the no-index baseline). */
@@ -97,7 +95,7 @@ export class FilterEngine {
   #predCount = 0
 
   // Scratch.
-  readonly #ords = new Int32Array(BLOCK_WORDS * 32 + PREDICATE_BATCH)
+  readonly #ords = new Int32Array(BLOCK_WORDS * 32)
   readonly #one = new Int32Array(1)
   /** The best ads so far for the imp, sorted by ad rank: creative ordinal, ad, format position. */
   readonly #keptOrd = new Int32Array(KEEP_PER_IMP)
@@ -319,7 +317,6 @@ export class FilterEngine {
     const ords = this.#ords
     const creativeAd = this.#ix!.creativeAd
     const lastWord = (end - 1) >>> 5
-    let n = 0
     let isCut = false
     for (let w = start >>> 5; w <= lastWord; w = (w | (BLOCK_WORDS - 1)) + 1) {
       if (this.#keptCount === KEEP_PER_IMP && creativeAd[Math.max(w << 5, start)]! > this.#keptAd[KEEP_PER_IMP - 1]!) {
@@ -339,17 +336,15 @@ export class FilterEngine {
       } else for (let b = 0; b < count; b++) live |= acc[b] = rangeWordMask(w + b, start, end)
       for (; t < this.#termCount && live !== 0; t++) live = this.#applyTerm(t, w, count)
       if (live === 0) continue
+      let n = 0
       for (let b = 0; b < count; b++) if (acc[b] !== 0) n = extractBits(acc[b]!, w + b, ords, n)
-      // Sparse survivors (a long walk) wait for a few more before the predicates run: a call per
-      // predicate per block would cost more than the checks.
-      if (n >= PREDICATE_BATCH) n = this.#checkAndCollect(n, formatPos)
+      this.#checkAndCollect(n, formatPos)
     }
-    if (n > 0) this.#checkAndCollect(n, formatPos)
     return isCut
   }
 
-  /** Runs the predicates over the waiting candidates in order, offers the survivors; returns 0. */
-  #checkAndCollect(count: number, formatPos: number): number {
+  /** Runs the predicates over a block's candidates, in order, and offers the survivors. */
+  #checkAndCollect(count: number, formatPos: number): void {
     const ords = this.#ords
     let n = count
     for (let p = 0; p < this.#predCount && n > 0; p++) {
@@ -358,7 +353,6 @@ export class FilterEngine {
       this.rejected[this.#predOwner[p]!]! += (before - n) * this.#countWeight
     }
     for (let i = 0; i < n; i++) this.#collect(ords[i]!, formatPos)
-    return 0
   }
 
   /**

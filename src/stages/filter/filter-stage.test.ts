@@ -79,8 +79,8 @@ describe('filter stage', () => {
       }),
     )
     const seen = new Set<string>()
+    const gapsMs: number[] = []
     let auctions = 0
-    let maxGapMs = 0
     let isRunning = true
     const serving = (async () => {
       let last = performance.now()
@@ -91,13 +91,11 @@ describe('filter stage', () => {
         auctions++
         await nextTurn()
         const t = performance.now()
-        maxGapMs = Math.max(maxGapMs, t - last)
+        gapsMs.push(t - last)
         last = t
       }
     })()
-    const startedAt = performance.now()
     const next = await HouseCatalog.buildInSlices(bigAds, 2, { sliceMs: 2 })
-    const buildMs = performance.now() - startedAt
     const auctionsDuringBuild = auctions
     holder.swap(next)
     const ctx = testContext(testRequest())
@@ -108,10 +106,17 @@ describe('filter stage', () => {
     assert.equal(ctx.houseAds[0]![0]!.ad.id, 'new9999', 'the very next auction sees the new catalog')
     assert.deepEqual([...seen].slice(0, 1), ['old'], 'auctions during the build served the old one')
     assert.ok(auctionsDuringBuild > 20, `auctions kept running during the build (${auctionsDuringBuild})`)
-    assert.ok(
-      maxGapMs < Math.max(40, buildMs / 4),
-      `no stall: longest gap between auctions ${maxGapMs.toFixed(1)} ms, build ${buildMs.toFixed(0)} ms`,
-    )
+    // The same build done at once: the pause serving would have had without slicing. A loaded
+    // machine (or a GC) can still stretch one gap, so the bound is on the typical gap.
+    const blockingStartedAt = performance.now()
+    HouseCatalog.build(bigAds, 3)
+    const blockingMs = performance.now() - blockingStartedAt
+    const sorted = gapsMs.sort((a, b) => a - b)
+    const p90Ms = sorted[Math.floor(sorted.length * 0.9)]!
+    const maxMs = sorted.at(-1)!
+    const facts = `gaps between auctions: p90 ${p90Ms.toFixed(1)} ms, max ${maxMs.toFixed(1)} ms; blocking build ${blockingMs.toFixed(0)} ms`
+    assert.ok(p90Ms < 10, facts)
+    assert.ok(maxMs < blockingMs, facts)
   })
 
   it('request filters end the auction with their no-bid reason, before any ad is looked at', async () => {

@@ -1,0 +1,191 @@
+import { readFileSync } from 'node:fs'
+import { pathToFileURL } from 'node:url'
+import { parseArgs } from 'node:util'
+
+/**
+ * Where the time goes: reads a V8 `.cpuprofile` (`node --cpu-prof`) and sums self time per function
+ * and per area (uWS, undici, ioredis, prom-client, each src/ directory, GC, V8 builtins, node
+ * internals), optionally only over a time window (CLOCK_MONOTONIC µs: the clock of the profile's
+ * timestamps and of process.hrtime in any process on the machine), so start-up is left out.
+ *
+ * Usage: node dist/bench/profile.js FILE.cpuprofile [--top 25] [--json]
+ */
+
+interface CallFrame {
+  readonly functionName: string
+  readonly url: string
+  readonly lineNumber: number
+}
+
+interface ProfileNode {
+  readonly id: number
+  readonly callFrame: CallFrame
+}
+
+interface CpuProfile {
+  readonly nodes: readonly ProfileNode[]
+  readonly startTime: number
+  readonly endTime: number
+  readonly samples: readonly number[]
+  readonly timeDeltas: readonly number[]
+}
+
+export interface ProfileEntry {
+  readonly name: string
+  readonly selfMs: number
+  /** Share of the non-idle time in the window. */
+  readonly share: number
+}
+
+export interface ProfileSummary {
+  /** Wall time covered by the samples used, ms. */
+  readonly windowMs: number
+  /** Of which not idle (the process was running JS, GC or native code), ms. */
+  readonly busyMs: number
+  readonly samples: number
+  readonly top: readonly ProfileEntry[]
+  readonly areas: readonly ProfileEntry[]
+  /** Set when the window asked for did not overlap the profile (then the whole profile was used). */
+  readonly note: string | null
+}
+
+/** Monotonic-clock µs window [startUs, endUs]. */
+export interface ProfileWindow {
+  readonly startUs: number
+  readonly endUs: number
+}
+
+export function summarizeProfile(path: string, window: ProfileWindow | null = null, topN = 25): ProfileSummary {
+  const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile
+  const frames = new Map<number, CallFrame>()
+  for (const n of profile.nodes) frames.set(n.id, n.callFrame)
+  // Sample i's time runs until sample i+1 (the last one gets the mean interval).
+  const times: number[] = []
+  let t = profile.startTime
+  for (const d of profile.timeDeltas) times.push((t += d))
+  const meanInterval = times.length > 1 ? (times.at(-1)! - times[0]!) / (times.length - 1) : 0
+  let note: string | null = null
+  let from = Number.NEGATIVE_INFINITY
+  let to = Number.POSITIVE_INFINITY
+  if (window !== null) {
+    if (window.endUs <= profile.startTime || window.startUs >= profile.endTime) {
+      note = 'the measured window does not overlap the profile: whole profile summarized'
+    } else {
+      from = window.startUs
+      to = window.endUs
+    }
+  }
+  const byFunction = new Map<string, number>()
+  const byArea = new Map<string, number>()
+  let idleUs = 0
+  let totalUs = 0
+  let used = 0
+  for (let i = 0; i < profile.samples.length; i++) {
+    const at = times[i]!
+    if (at < from || at > to) continue
+    const dt = i + 1 < times.length ? times[i + 1]! - at : meanInterval
+    const frame = frames.get(profile.samples[i]!)
+    if (frame === undefined) continue
+    used++
+    totalUs += dt
+    if (frame.functionName === '(idle)') {
+      idleUs += dt
+      continue
+    }
+    const key = functionLabel(frame)
+    byFunction.set(key, (byFunction.get(key) ?? 0) + dt)
+    const area = areaOf(frame)
+    byArea.set(area, (byArea.get(area) ?? 0) + dt)
+  }
+  const busyUs = totalUs - idleUs
+  const entries = (m: Map<string, number>, n: number): ProfileEntry[] =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([name, us]) => ({ name, selfMs: us / 1000, share: busyUs > 0 ? us / busyUs : 0 }))
+  return {
+    windowMs: totalUs / 1000,
+    busyMs: busyUs / 1000,
+    samples: used,
+    top: entries(byFunction, topN),
+    areas: entries(byArea, 40),
+    note,
+  }
+}
+
+function shortUrl(url: string): string {
+  const nm = url.lastIndexOf('node_modules/')
+  if (nm >= 0) return url.slice(nm + 'node_modules/'.length)
+  const dist = url.lastIndexOf('/dist/')
+  if (dist >= 0) return url.slice(dist + '/dist/'.length)
+  return url.replace(/^file:\/\//, '')
+}
+
+function functionLabel(f: CallFrame): string {
+  const name = f.functionName === '' ? '(anonymous)' : f.functionName
+  if (f.url === '') return name
+  return `${name} ${shortUrl(f.url)}:${f.lineNumber + 1}`
+}
+
+/** The library or source directory a frame belongs to. */
+export function areaOf(f: CallFrame): string {
+  const url = f.url
+  if (url === '') {
+    if (f.functionName === '(garbage collector)') return 'GC'
+    if (f.functionName === '(program)') return 'V8/native, not attributed (program)'
+    return 'V8 builtins (JSON, RegExp, Map, …)'
+  }
+  for (const lib of ['uWebSockets.js', 'undici', 'ioredis', 'prom-client', 'pino', '@ioredis', 'redis-errors']) {
+    if (url.includes(`node_modules/${lib}/`)) return lib
+  }
+  if (url.includes('node_modules/')) return 'other node_modules'
+  if (url.startsWith('node:')) {
+    const m = /^node:(?:internal\/)?([a-z_]+)/.exec(url)
+    return `node: ${m?.[1] ?? 'internal'}`
+  }
+  const src = /\/dist\/src\/([^/]+)(?:\/([^/]+))?/.exec(url)
+  if (src !== null) {
+    if (src[1] === 'stages' && src[2] !== undefined) return `src/stages/${src[2]}`
+    return src[2] !== undefined && !src[2].endsWith('.js') ? `src/${src[1]}/${src[2]}` : `src/${src[1]}`
+  }
+  return shortUrl(url)
+}
+
+export function formatProfile(s: ProfileSummary): string {
+  const pct = (share: number) => `${(share * 100).toFixed(1)}%`
+  const lines = [
+    `CPU profile: ${s.samples} samples over ${(s.windowMs / 1000).toFixed(1)} s, ` +
+      `${(s.busyMs / 1000).toFixed(1)} s not idle` +
+      (s.note === null ? '' : ` (${s.note})`),
+    '',
+    '| area | self ms | share of busy |',
+    '|---|---|---|',
+    ...s.areas.map((a) => `| ${a.name} | ${a.selfMs.toFixed(0)} | ${pct(a.share)} |`),
+    '',
+    '| function (self time) | self ms | share of busy |',
+    '|---|---|---|',
+    ...s.top.map((a) => `| ${a.name.replaceAll('|', '\\|')} | ${a.selfMs.toFixed(0)} | ${pct(a.share)} |`),
+  ]
+  return lines.join('\n')
+}
+
+function cli(): void {
+  const { values, positionals } = parseArgs({
+    options: { top: { type: 'string', default: '25' }, json: { type: 'boolean', default: false } },
+    allowPositionals: true,
+    strict: true,
+  })
+  const path = positionals[0]
+  if (path === undefined) throw new Error('usage: node dist/bench/profile.js FILE.cpuprofile [--top 25] [--json]')
+  const summary = summarizeProfile(path, null, Number(values.top))
+  console.log(values.json ? JSON.stringify(summary, null, 2) : formatProfile(summary))
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  try {
+    cli()
+  } catch (err) {
+    console.error(`profile: ${(err as Error).message}`)
+    process.exit(2)
+  }
+}

@@ -40,7 +40,9 @@ export async function startChildExchange(
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'rtb-child-'))
   const configPath = join(dir, 'exchange.json')
-  writeFileSync(configPath, JSON.stringify({ host: '127.0.0.1', ...config, port }))
+  // As in test-exchange.ts: lag shedding only where a test configures it.
+  const overload = { maxEventLoopLagMs: 10_000, ...(config['overload'] as object | undefined) }
+  writeFileSync(configPath, JSON.stringify({ host: '127.0.0.1', ...config, overload, port }))
   const child = spawn(process.execPath, [join(projectRoot(), 'dist', 'src', 'main.js')], {
     env: { ...process.env, EXCHANGE_CONFIG: configPath, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

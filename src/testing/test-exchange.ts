@@ -21,7 +21,14 @@ export async function startTestExchange(
   raw: Record<string, unknown> = {},
   extra: { seed?: Seed | null; facts?: FactsSource | null } = {},
 ): Promise<TestExchange> {
-  const config = configFromObject({ port: 0, host: '127.0.0.1', ...raw })
+  // Event-loop-lag shedding is off unless a test asks for it: a busy test machine must not turn
+  // functional tests into 503s (the overload tests configure it explicitly).
+  const config = configFromObject({
+    port: 0,
+    host: '127.0.0.1',
+    ...raw,
+    overload: { maxEventLoopLagMs: 10_000, ...(raw['overload'] as object | undefined) },
+  })
   const app = await startApp({
     config,
     log: SILENT_LOG,

@@ -8,6 +8,7 @@ import { createRequestFilters, DEFAULT_REQUEST_FILTER_CONFIG } from './request-f
 describe('request filters', () => {
   const filters = createRequestFilters({
     ...DEFAULT_REQUEST_FILTER_CONFIG,
+    requireDevice: true,
     blockedPublishers: ['pub-bad'],
     blockedSites: ['bad.example', 'com.bad.app'],
     datacenterIpRanges: ['3.0.0.0/9', '35.190.0.0/17', '2600:1f00::/24'],
@@ -22,6 +23,10 @@ describe('request filters', () => {
       ),
       null,
     )
+  })
+
+  it('requires no device by default (OpenRTB only recommends it; the IAB examples have none)', () => {
+    assert.equal(DEFAULT_REQUEST_FILTER_CONFIG.requireDevice, false)
   })
 
   it('refuses a request missing what an auction needs (nbr 2)', () => {

@@ -24,7 +24,9 @@ export interface RequestFilterConfig {
 
 export const DEFAULT_REQUEST_FILTER_CONFIG: RequestFilterConfig = Object.freeze({
   requireSiteOrApp: true,
-  requireDevice: true,
+  // Off by default: OpenRTB only recommends device, and the IAB's own examples (2.6 §6.2.1–2) have
+  // none; an exchange that wants fraud signals on every request turns it on.
+  requireDevice: false,
   blockedPublishers: [],
   blockedSites: [],
   datacenterIpRanges: [],

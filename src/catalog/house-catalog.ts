@@ -96,7 +96,9 @@ export class HouseCatalog {
   /** Banner creatives of one size, best first; an empty list when none. */
   creativesOfSize(w: number, h: number): readonly HouseCreative[] {
     const range = this.index.formats.get(formatKey(mediaIndex('banner'), w, h))
-    return range === undefined ? NONE : (this.index.creatives.slice(range.start, range.end) as HouseCreative[])
+    return range === undefined
+      ? NONE
+      : (this.index.creatives.slice(range.start, range.end) as HouseCreative[])
   }
 }
 

@@ -123,7 +123,9 @@ function buildConfig(raw: Raw, env: Env, baseDir: string, problems: string[]): C
   if (workers > 1 && dragonflyUrl === null) {
     // Each worker thread would get its own embedded store: its own catalog, admin writes seen by
     // one thread only, and every campaign's budget once per thread.
-    problems.push('workers > 1 needs DRAGONFLY_URL: the embedded store lives in one thread and cannot be shared')
+    problems.push(
+      'workers > 1 needs DRAGONFLY_URL: the embedded store lives in one thread and cannot be shared',
+    )
   }
   return {
     port,

@@ -67,6 +67,18 @@ describe('rejectBid', () => {
       }
     }
   })
+  it('refuses absurd prices (1e308, above MAX_BID_CPM) and absurdly nested bids', () => {
+    assert.equal(rejectBid(candidate({ price: 1e308 }), request, 0, null), 'bad_price')
+    assert.equal(rejectBid(candidate({ price: 10_001 }), request, 0, null), 'bad_price')
+    assert.equal(rejectBid(candidate({ price: 9_999 }), request, 0, null), null)
+    let ext: Record<string, unknown> = {}
+    for (let i = 0; i < 10_000; i++) ext = { ext }
+    assert.equal(rejectBid(candidate({ ext } as Partial<Bid>), request, 0, null), 'malformed_field')
+    assert.equal(
+      rejectBid(candidate({ ext: { a: { b: [1, { c: 2 }] } } } as Partial<Bid>), request, 0, null),
+      null,
+    )
+  })
   it('drops a creative attribute in the imp battr', () =>
     assert.equal(rejectBid(candidate({ attr: [2] } as Partial<Bid>), request, 0, null), 'blocked_attribute'))
   it('drops a bid with neither adm nor nurl', () =>

@@ -30,11 +30,14 @@ export function rejectBid(
   const bid = c.bid
   if (typeof bid.id !== 'string' || bid.id === '') return 'missing_fields'
   if (typeof bid.adm !== 'string' && typeof bid.nurl !== 'string') return 'missing_fields'
-  if (!(c.price > 0) || !Number.isFinite(c.price)) return 'bad_price'
+  if (!(c.price > 0) || !(c.price <= MAX_BID_CPM)) return 'bad_price'
   // The block checks read these as lists: a string or null in their place could slip a blocked
   // advertiser or category past them, so such a bid is refused outright.
   if (!isListOrAbsent(bid.adomain) || !isListOrAbsent(bid.cat) || !isListOrAbsent(bid.attr))
     return 'malformed_field'
+  // A bid nested deeper than any real one (e.g. a hostile ext) could not even be serialised into
+  // our answer: JSON.stringify would overflow the stack.
+  if (isDeeperThan(bid, MAX_BID_DEPTH)) return 'malformed_field'
   const deal = dealOf(imp, bid)
   if (deal === UNKNOWN_DEAL) return 'unknown_deal'
   if (deal === null && imp.pmp?.private_auction === 1) return 'deal_required'
@@ -61,6 +64,27 @@ function dealOf(imp: Imp, bid: Bid): Deal | null {
   const deals = imp.pmp?.deals
   if (deals !== undefined) for (const d of deals) if (d.id === bid.dealid) return d
   return UNKNOWN_DEAL
+}
+
+/**
+ * No real CPM comes near this (in the exchange currency); a bid above it is a DSP bug (or 1e308),
+ * and its price would not survive the integer-micros arithmetic of billing.
+ */
+export const MAX_BID_CPM = 10_000
+
+const MAX_BID_DEPTH = 16
+
+/** Whether objects/arrays nest deeper than `maxDepth` below `value`; stops at that depth. */
+function isDeeperThan(value: unknown, maxDepth: number): boolean {
+  if (typeof value !== 'object' || value === null) return false
+  if (maxDepth === 0) return true
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (isDeeperThan(value[i], maxDepth - 1)) return true
+    return false
+  }
+  for (const key in value)
+    if (isDeeperThan((value as Record<string, unknown>)[key], maxDepth - 1)) return true
+  return false
 }
 
 function isListOrAbsent(v: unknown): boolean {

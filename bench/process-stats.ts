@@ -14,6 +14,12 @@ export interface ProcessSample {
 /** Busy and total time of one CPU core from /proc/stat, in clock ticks. */
 export interface CoreSample {
   readonly busyTicks: number
+  /**
+   * user + nice + system: time in process context, which is what processes' utime+stime add up to.
+   * busyTicks adds irq, softirq and steal: loopback networking runs largely in softirq, charged to
+   * the core but to no process (so it says nothing about other processes on the core).
+   */
+  readonly taskTicks: number
   readonly totalTicks: number
 }
 
@@ -75,19 +81,22 @@ export function readCoreSamples(): CoreSample[] {
     if (!/^cpu\d+ /.test(line)) continue
     const t = line.trim().split(/\s+/).slice(1, 9).map(Number)
     const total = t.reduce((a, b) => a + b, 0)
-    cores.push({ busyTicks: total - (t[3] ?? 0) - (t[4] ?? 0), totalTicks: total })
+    const task = (t[0] ?? 0) + (t[1] ?? 0) + (t[2] ?? 0)
+    cores.push({ busyTicks: total - (t[3] ?? 0) - (t[4] ?? 0), taskTicks: task, totalTicks: total })
   }
   return cores
 }
 
-/** Busy share (0..1) of one core between two /proc/stat readings. */
+/** Busy share (0..1) of one core between two /proc/stat readings (`task`: process context only). */
 export function coreBusyShare(
   before: readonly CoreSample[],
   after: readonly CoreSample[],
   core: number,
+  field: 'busy' | 'task' = 'busy',
 ): number {
   const b = before[core]
   const a = after[core]
   if (a === undefined || b === undefined || a.totalTicks === b.totalTicks) return Number.NaN
-  return (a.busyTicks - b.busyTicks) / (a.totalTicks - b.totalTicks)
+  const ticks = field === 'busy' ? a.busyTicks - b.busyTicks : a.taskTicks - b.taskTicks
+  return ticks / (a.totalTicks - b.totalTicks)
 }

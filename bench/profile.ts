@@ -55,7 +55,11 @@ export interface ProfileWindow {
   readonly endUs: number
 }
 
-export function summarizeProfile(path: string, window: ProfileWindow | null = null, topN = 25): ProfileSummary {
+export function summarizeProfile(
+  path: string,
+  window: ProfileWindow | null = null,
+  topN = 25,
+): ProfileSummary {
   const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile
   const frames = new Map<number, CallFrame>()
   for (const n of profile.nodes) frames.set(n.id, n.callFrame)
@@ -135,7 +139,15 @@ export function areaOf(f: CallFrame): string {
     if (f.functionName === '(program)') return 'V8/native, not attributed (program)'
     return 'V8 builtins (JSON, RegExp, Map, …)'
   }
-  for (const lib of ['uWebSockets.js', 'undici', 'ioredis', 'prom-client', 'pino', '@ioredis', 'redis-errors']) {
+  for (const lib of [
+    'uWebSockets.js',
+    'undici',
+    'ioredis',
+    'prom-client',
+    'pino',
+    '@ioredis',
+    'redis-errors',
+  ]) {
     if (url.includes(`node_modules/${lib}/`)) return lib
   }
   if (url.includes('node_modules/')) return 'other node_modules'
@@ -169,6 +181,58 @@ export function formatProfile(s: ProfileSummary): string {
   return lines.join('\n')
 }
 
+export interface GcPauses {
+  readonly kind: string
+  readonly count: number
+  readonly totalMs: number
+  readonly p50Ms: number
+  readonly maxMs: number
+}
+
+/**
+ * Pauses from `node --trace-gc` lines (`… 12035 ms: Scavenge 98.6 (126.5) -> 97.2 (126.5) MB,
+ * 2.13 / 0.00 ms …`): the first figure after "MB," is the time the main thread stood still.
+ */
+export function summarizeGcTrace(lines: readonly string[]): GcPauses[] {
+  const byKind = new Map<string, number[]>()
+  for (const line of lines) {
+    const m =
+      /\d+ ms: ([A-Za-z -]+?)(?: \([a-z ]+\))? [\d.]+ \([\d.]+\) -> [\d.]+ \([\d.]+\) MB, ([\d.]+) \//.exec(
+        line,
+      )
+    if (m === null) continue
+    const kind = m[1]!.trim()
+    const list = byKind.get(kind) ?? []
+    list.push(Number(m[2]))
+    byKind.set(kind, list)
+  }
+  return [...byKind].map(([kind, pauses]) => {
+    const sorted = [...pauses].sort((a, b) => a - b)
+    return {
+      kind,
+      count: sorted.length,
+      totalMs: sorted.reduce((a, b) => a + b, 0),
+      p50Ms: sorted[Math.floor((sorted.length - 1) / 2)] ?? Number.NaN,
+      maxMs: sorted.at(-1) ?? Number.NaN,
+    }
+  })
+}
+
+export function formatGc(pauses: readonly GcPauses[], windowS: number): string {
+  if (pauses.length === 0) return 'GC pauses (--trace-gc): none in the window'
+  return [
+    `GC pauses (--trace-gc) over the ${windowS.toFixed(1)} s window:`,
+    '',
+    '| kind | pauses | total ms | share of wall time | p50 ms | max ms |',
+    '|---|---|---|---|---|---|',
+    ...pauses.map(
+      (p) =>
+        `| ${p.kind} | ${p.count} | ${p.totalMs.toFixed(0)} | ${(p.totalMs / 10 / windowS || 0).toFixed(1)}% | ` +
+        `${p.p50Ms.toFixed(2)} | ${p.maxMs.toFixed(2)} |`,
+    ),
+  ].join('\n')
+}
+
 function cli(): void {
   const { values, positionals } = parseArgs({
     options: { top: { type: 'string', default: '25' }, json: { type: 'boolean', default: false } },
@@ -176,7 +240,8 @@ function cli(): void {
     strict: true,
   })
   const path = positionals[0]
-  if (path === undefined) throw new Error('usage: node dist/bench/profile.js FILE.cpuprofile [--top 25] [--json]')
+  if (path === undefined)
+    throw new Error('usage: node dist/bench/profile.js FILE.cpuprofile [--top 25] [--json]')
   const summary = summarizeProfile(path, null, Number(values.top))
   console.log(values.json ? JSON.stringify(summary, null, 2) : formatProfile(summary))
 }

@@ -1,12 +1,12 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { get } from 'node:http'
-import { createServer } from 'node:net'
-import { cpus, release, tmpdir } from 'node:os'
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { request } from 'node:http'
+import { cpus, loadavg, release, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import type { SimulatedDspSpec } from '../src/demo/simulated-dsp.js'
+import { DEMO_DSPS, type SimulatedDspSpec } from '../src/demo/simulated-dsp.js'
+import { type RedisServer, redisAvailable, startRedisServer } from '../src/testing/redis-server.js'
 import { type LoadResult, MEASURING_LINE } from './load-generator.js'
 import {
   type CoreSample,
@@ -17,13 +17,55 @@ import {
   readProcessSample,
   usageBetween,
 } from './process-stats.js'
+import {
+  formatGc,
+  formatProfile,
+  type GcPauses,
+  type ProfileSummary,
+  summarizeGcTrace,
+  summarizeProfile,
+} from './profile.js'
+import {
+  type Child,
+  freePort,
+  hasTaskset,
+  killAllNow,
+  launch,
+  monotonicUs,
+  onKillAll,
+  pin,
+  stop,
+  stopAll,
+  waitForLines,
+  waitForQuiet,
+  waitForStatus200,
+} from './scenarios/processes.js'
+import { gauge, type Samples, scrapeMetrics } from './scenarios/prometheus-text.js'
+import {
+  exchangeView,
+  type MachineInfo,
+  type Measurement,
+  type RunOptions,
+  report,
+  type ScenarioResult,
+  table,
+} from './scenarios/report.js'
+import {
+  type Audience,
+  benchCampaign,
+  buildWorkload,
+  type Workload,
+  type WorkloadSpec,
+} from './scenarios/workload.js'
+import { type SoakSample, sampleSoak, soakTable, soakVerdict } from './soak.js'
 
 /**
- * `npm run bench`: each scenario in its own processes on loopback: the server pinned to core 0,
- * simulated DSPs and the load generator on core 1 (when taskset exists and there are ≥ 2 cores).
- * Per scenario: warm-up, a closed loop at saturation (throughput, latency, server CPU µs/request
- * from /proc, RSS), then open loops at 25/50/75% of that throughput (latency without coordinated
- * omission). Ratios are taken against the ceiling measured in the same run.
+ * `npm run bench`: each scenario in its own processes on loopback: the server pinned to core 0;
+ * simulated DSPs, redis-server (Dragonfly's stand-in) and the load generator on core 1 (when
+ * taskset exists and there are ≥ 2 cores). Per scenario: warm-up, a closed loop at saturation
+ * (throughput, latency, server CPU µs/request from /proc, RSS, the exchange's own /metrics), then
+ * open loops at shares of that throughput (latency without coordinated omission). Ratios are taken
+ * against the ceiling measured in the same run. `--soak` and `--profile` are modes of their own.
  */
 
 // ---------------------------------------------------------------------------------------------
@@ -35,12 +77,14 @@ type ServerSpec =
       readonly kind: 'exchange'
       /** Extra environment (e.g. WORKERS). */
       readonly env: Readonly<Record<string, string>>
-      /** Merged over the generated config file. */
+      /** Merged (one level deep) over BENCH_CONFIG and the generated config file. */
       readonly config: Readonly<Record<string, unknown>>
-      /** House ads in the generated seed. */
-      readonly ads: number
       /** taskset core list for the server; default "0". */
       readonly cores: string
+      /** Start a redis-server for it (DRAGONFLY_URL); else the embedded store. */
+      readonly redis: boolean
+      /** Added to every DSP entry of the config (e.g. connections). */
+      readonly dspSettings: Readonly<Record<string, unknown>>
     }
 
 /** A DSP of a scenario; its port is assigned at run time. */
@@ -53,22 +97,89 @@ interface Scenario {
   readonly isDefault: boolean
   readonly server: ServerSpec
   readonly dsps: readonly DspTemplate[]
-  /** A file in bench/requests/. */
-  readonly request: string
+  readonly workload: WorkloadSpec
+  /** Load generator connections (closed loop: concurrency; open loop: the pool). */
+  readonly connections: number
+  /** Open loops, as shares of the closed loop's 2xx throughput. */
+  readonly loads: readonly number[]
+  /** Take the saturation of this scenario (when it ran earlier in the run) instead of a closed loop. */
+  readonly saturationFrom: string | null
+  /** Count answers later than this many ms (overload). */
+  readonly lateMs: number | null
 }
 
-const BANNER_REQUEST = 'banner-2imp.json'
+const BANNER: WorkloadSpec = {
+  kind: 'banner',
+  request: 'banner-2imp.json',
+  ads: 8,
+  audience: null,
+  withCampaigns: false,
+}
 
-function bare(name: string, about: string, mode: 'canned' | 'json'): Scenario {
-  return { name, about, isDefault: true, server: { kind: 'bare', mode }, dsps: [], request: BANNER_REQUEST }
+/** Users, pages, domains, publishers known to the seed; 5% of requests from a user seen once. */
+const AUDIENCE: Audience = {
+  users: 20,
+  pages: 10,
+  domains: 5,
+  publishers: 3,
+  uniqueUserShare: 0.05,
+  stripKeys: false,
+}
+
+const CATALOG_10K = { kind: 'catalog', ads: 10_000, bodies: 200, users: 50 } as const
+
+/**
+ * Every exchange scenario runs with this over its config: the event-loop-lag shedder raised from
+ * 40 ms to 1 s, so that saturation measures the exchange rather than the shedder (non-2xx answers
+ * are reported regardless), and unbilled house-ad reservations released after 10 s instead of 5 min
+ * (the load generator sends no billing notices; a short run should reach steady state).
+ * overload-3x and shed set their own overload settings.
+ */
+const BENCH_CONFIG: Readonly<Record<string, Record<string, unknown>>> = {
+  overload: { maxEventLoopLagMs: 1000 },
+  pacing: { reservationTtlMs: 10_000 },
+}
+
+/**
+ * 128 pooled connections per DSP instead of the default 32: the shaper skips a DSP whose
+ * connections are all busy (`in_flight`), and with 64 auctions in flight and answers waiting in the
+ * exchange's own event loop, 32 connections per DSP skip most calls at saturation, so the scenario
+ * would stop measuring the fan-out. (The demo keeps its 16.)
+ */
+const BENCH_DSP_SETTINGS = { connections: 128 }
+
+/** The production overload settings (config defaults): what overload-3x measures. */
+const DEFAULT_OVERLOAD = { overload: { maxInFlight: 2000, maxEventLoopLagMs: 40 } }
+
+const OPEN_SHARES = [0.25, 0.5, 0.75] as const
+
+function bare(name: string, about: string, mode: 'canned' | 'json', isDefault: boolean): Scenario {
+  return {
+    name,
+    about,
+    isDefault,
+    server: { kind: 'bare', mode },
+    dsps: [],
+    workload: BANNER,
+    connections: 64,
+    loads: OPEN_SHARES,
+    saturationFrom: null,
+    lateMs: null,
+  }
 }
 
 interface ExchangeOptions {
   readonly dsps?: readonly DspTemplate[]
   readonly env?: Readonly<Record<string, string>>
   readonly config?: Readonly<Record<string, unknown>>
-  readonly ads?: number
   readonly cores?: string
+  readonly redis?: boolean
+  readonly dspSettings?: Readonly<Record<string, unknown>>
+  readonly workload?: WorkloadSpec
+  readonly connections?: number
+  readonly loads?: readonly number[]
+  readonly saturationFrom?: string
+  readonly lateMs?: number
   readonly isDefault?: boolean
 }
 
@@ -76,16 +187,21 @@ function exchange(name: string, about: string, o: ExchangeOptions = {}): Scenari
   return {
     name,
     about,
-    isDefault: o.isDefault ?? true,
+    isDefault: o.isDefault ?? false,
     server: {
       kind: 'exchange',
       env: o.env ?? {},
       config: o.config ?? {},
-      ads: o.ads ?? 8,
       cores: o.cores ?? '0',
+      redis: o.redis ?? false,
+      dspSettings: o.dspSettings ?? BENCH_DSP_SETTINGS,
     },
     dsps: o.dsps ?? instantBidders(3),
-    request: BANNER_REQUEST,
+    workload: o.workload ?? BANNER,
+    connections: o.connections ?? 64,
+    loads: o.loads ?? OPEN_SHARES,
+    saturationFrom: o.saturationFrom ?? null,
+    lateMs: o.lateMs ?? null,
   }
 }
 
@@ -111,55 +227,95 @@ function lognormalBidders(n: number): DspTemplate[] {
   }))
 }
 
+/**
+ * DSPs that hold every auction for 60 ms and then answer in time. (DSPs that never answer would
+ * open the circuit breakers: the exchange would stop calling them and its auctions would end at
+ * once, leaving nothing in flight to shed against.)
+ */
+function slowBidders(n: number): DspTemplate[] {
+  return instantBidders(n).map((d) => ({ ...d, latencyMs: { median: 60, sigma: 0 } }))
+}
+
+/** The three demo DSPs of `npm start` (fast/medium/slow), in their own process here. */
+const DEMO_BIDDERS: DspTemplate[] = DEMO_DSPS.map(({ port: _p, host: _h, ...d }) => d)
+
+const FULL_PATH: ExchangeOptions = {
+  redis: true,
+  workload: { ...CATALOG_10K, withCampaigns: true },
+}
+
 export const SCENARIOS: readonly Scenario[] = [
-  bare('ceiling', 'bare uWS: reads the body, answers a canned ~600 B BidResponse', 'canned'),
-  bare('json', 'bare uWS + JSON.parse of the request + JSON.stringify of a response', 'json'),
-  exchange('exchange', 'the exchange, 3 DSPs answering at once, always bidding'),
-  exchange('exchange-10dsp', 'the exchange, 10 DSPs, log-normal latency 5-30 ms', {
-    dsps: lognormalBidders(10),
-    isDefault: false,
+  bare('ceiling', 'bare uWS: reads the body, answers a canned ~600 B BidResponse', 'canned', true),
+  bare('json', 'bare uWS + JSON.parse of the request + JSON.stringify of a response', 'json', false),
+  exchange('exchange', 'the exchange: 3 DSPs answering at once, 8 house ads, embedded store', {
+    isDefault: true,
   }),
-  exchange('exchange-10k-ads', 'the exchange, 10,000 house ads in the catalog', {
-    ads: 10_000,
-    isDefault: false,
+  exchange('demo', "npm start's path: demo seed, the 3 demo DSPs (3/15/40 ms), connections 16", {
+    dsps: DEMO_BIDDERS,
+    dspSettings: { connections: 16 },
+    workload: { kind: 'demo' },
+    connections: 256,
   }),
-  exchange('exchange-workers2', 'the exchange, WORKERS=2 on both cores (shared with DSPs)', {
+  exchange('exchange-10k-ads', '10,000 generated ads and their filter rules, generated traffic', {
+    workload: { ...CATALOG_10K, withCampaigns: false },
+  }),
+  exchange(
+    'exchange-10dsp',
+    '10 DSPs, log-normal latency (medians 5-30 ms, sigma 0.5), bidding half the time',
+    {
+      dsps: lognormalBidders(10),
+      // Enough to cover the DSPs' latency at the exchange's capacity, not so many that auctions
+      // queue in the exchange past their deadline (DSP calls would time out, the shaper stop sending).
+      connections: 192,
+    },
+  ),
+  exchange('decoration-off', 'redis store; the audience mix without decoration keys: nothing to look up', {
+    redis: true,
+    workload: { ...BANNER, audience: { ...AUDIENCE, stripKeys: true } },
+  }),
+  exchange('decoration-on', 'redis store; the audience mix: ~95% decoration cache hits', {
+    redis: true,
+    workload: { ...BANNER, audience: AUDIENCE },
+  }),
+  exchange('workers1', 'the full path, WORKERS=1 (core 0)', FULL_PATH),
+  exchange('workers2', 'the full path, WORKERS=2 on both cores (shared with DSPs, redis, generator)', {
+    ...FULL_PATH,
     env: { WORKERS: '2' },
     cores: '0,1',
-    isDefault: false,
+  }),
+  exchange(
+    'full-path',
+    '3 DSPs at once, 10k ads, redis decoration at cache hit, 50 paced campaigns, metrics',
+    {
+      ...FULL_PATH,
+      isDefault: true,
+    },
+  ),
+  exchange('shed', 'maxInFlight 1, DSPs holding each auction 60 ms: nearly every answer is a 503', {
+    dsps: slowBidders(3),
+    config: { overload: { maxInFlight: 1, maxEventLoopLagMs: 1000 } },
+    loads: [],
+  }),
+  exchange('overload-3x', 'the full path at 3x its saturation, production shedder settings, tmax 100', {
+    ...FULL_PATH,
+    config: DEFAULT_OVERLOAD,
+    connections: 4096,
+    loads: [3],
+    saturationFrom: 'full-path',
+    lateMs: 105,
+    isDefault: true,
   }),
 ]
 
 // ---------------------------------------------------------------------------------------------
-// Options and machine
-
-interface RunOptions {
-  readonly warmupS: number
-  readonly durationS: number
-  readonly connections: number
-  readonly loads: readonly number[]
-  /** Longest wait for a quiet machine before each measurement. */
-  readonly quietWaitS: number
-  /** The load generator's own warm-up before each measurement (its JIT, not the server's). */
-  readonly generatorWarmupS: number
-  /** Extra attempts for a measurement disturbed by other load on the machine. */
-  readonly retries: number
-  readonly canPin: boolean
-}
-
-interface MachineInfo {
-  readonly cores: number
-  readonly cpuModel: string
-  readonly kernel: string
-  readonly node: string
-  readonly date: string
-  readonly pinned: boolean
-}
+// Machine
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const DIST = join(ROOT, 'dist')
 const SERVER_CORE = '0'
 const CLIENT_CORE = '1'
+const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef'
+const NOTICE_SECRET = 'bench-notice-secret-0123456789abcdef'
 
 function machineInfo(canPin: boolean): MachineInfo {
   const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : ''
@@ -170,287 +326,204 @@ function machineInfo(canPin: boolean): MachineInfo {
     node: process.version,
     date: new Date().toISOString(),
     pinned: canPin,
+    loadAverage: loadavg().map((l) => Math.round(l * 100) / 100),
   }
-}
-
-function hasTaskset(): boolean {
-  try {
-    execFileSync('taskset', ['-V'], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Child processes: each in its own process group, all killed at the end, on failure and on SIGINT.
-
-interface Child {
-  readonly name: string
-  readonly proc: ChildProcess
-  readonly pid: number
-  /** stdout lines so far. */
-  readonly lines: string[]
-  readonly logPath: string
-  exited: boolean
-}
-
-const children = new Set<Child>()
-
-interface LaunchSpec {
-  readonly name: string
-  /** Node arguments: the script and its flags. */
-  readonly args: readonly string[]
-  /** taskset core list, or null not to pin. */
-  readonly core: string | null
-  readonly env?: Readonly<Record<string, string>>
-  /** Where its log goes. */
-  readonly dir: string
-  /** Called with each stdout line as it arrives. */
-  readonly onLine?: (line: string) => void
-}
-
-function launch({ name, args, core, env = {}, dir, onLine }: LaunchSpec): Child {
-  const command = core === null ? process.execPath : 'taskset'
-  const argv = core === null ? [...args] : ['-c', core, process.execPath, ...args]
-  const proc = spawn(command, argv, { cwd: ROOT, env: { ...process.env, ...env }, detached: true })
-  if (proc.pid === undefined) throw new Error(`cannot start ${name}`)
-  const logPath = join(dir, `${name}.log`)
-  const log = createWriteStream(logPath)
-  const child: Child = { name, proc, pid: proc.pid, lines: [], logPath, exited: false }
-  let partial = ''
-  proc.stdout?.on('data', (chunk: Buffer) => {
-    log.write(chunk)
-    const text = partial + chunk.toString('utf8')
-    const parts = text.split('\n')
-    partial = parts.pop() ?? ''
-    child.lines.push(...parts)
-    if (onLine !== undefined) for (const line of parts) onLine(line)
-  })
-  proc.stderr?.pipe(log)
-  // 'close', not 'exit': stdout is fully read by then.
-  proc.on('close', () => {
-    child.exited = true
-    if (partial !== '') child.lines.push(partial)
-    children.delete(child)
-  })
-  children.add(child)
-  return child
-}
-
-/** SIGTERM to the child's process group, SIGKILL after 3 s; resolves when it has exited. */
-async function stop(child: Child): Promise<void> {
-  if (child.exited) return
-  const exited = new Promise<void>((r) => child.proc.once('close', () => r()))
-  signalGroup(child.pid, 'SIGTERM')
-  const timer = setTimeout(() => signalGroup(child.pid, 'SIGKILL'), 3000)
-  await exited
-  clearTimeout(timer)
-}
-
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal)
-  } catch {
-    // Already gone.
-  }
-}
-
-function killAllNow(): void {
-  for (const c of children) signalGroup(c.pid, 'SIGKILL')
-}
-
-// ---------------------------------------------------------------------------------------------
-// Readiness and helpers
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms))
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address !== null ? address.port : 0
-      server.close(() => resolvePort(port))
-    })
-  })
-}
-
-function httpStatus(url: string): Promise<number> {
-  return new Promise((r) => {
-    const req = get(url, { agent: false, timeout: 1000 }, (res) => {
-      res.resume()
-      r(res.statusCode ?? 0)
-    })
-    req.on('error', () => r(0))
-    req.on('timeout', () => req.destroy())
-  })
-}
-
-async function waitForHealth(child: Child, url: string, timeoutMs = 30_000): Promise<void> {
-  const giveUpAt = Date.now() + timeoutMs
-  while (Date.now() < giveUpAt) {
-    if (child.exited) throw new Error(`${child.name} exited before it was ready; see ${child.logPath}`)
-    if ((await httpStatus(url)) === 200) return
-    await sleep(100)
-  }
-  throw new Error(`${child.name} not healthy at ${url} after ${timeoutMs / 1000} s; see ${child.logPath}`)
-}
-
-async function waitForLines(child: Child, pattern: RegExp, count: number, timeoutMs = 15_000): Promise<void> {
-  const giveUpAt = Date.now() + timeoutMs
-  while (child.lines.filter((l) => pattern.test(l)).length < count) {
-    if (child.exited) throw new Error(`${child.name} exited at start; see ${child.logPath}`)
-    if (Date.now() > giveUpAt) throw new Error(`${child.name} did not start in time; see ${child.logPath}`)
-    await sleep(50)
-  }
-}
-
-/** Waits (bounded) until every core is under 10% busy, so a run does not start on a busy machine. */
-async function waitForQuiet(maxS: number): Promise<boolean> {
-  const giveUpAt = Date.now() + maxS * 1000
-  do {
-    const before = readCoreSamples()
-    await sleep(500)
-    const after = readCoreSamples()
-    if (before.every((_, i) => coreBusyShare(before, after, i) < 0.1)) return true
-  } while (Date.now() < giveUpAt)
-  return false
 }
 
 // ---------------------------------------------------------------------------------------------
 // Starting a scenario's processes
 
+/** What a scenario has started; filled in as it starts, so that a failure still stops everything. */
 interface Running {
-  readonly server: Child
-  readonly dsps: Child | null
-  readonly url: string
-  readonly bodyPath: string
+  server: Child | null
+  dsps: Child | null
+  redis: RedisServer | null
+  baseUrl: string
+  url: string
+  bodiesPath: string
+  workload: Workload | null
+  campaigns: number
 }
 
-async function startDsps(
-  s: Scenario,
-  dir: string,
-  o: RunOptions,
-): Promise<{ child: Child | null; urls: string[] }> {
-  if (s.dsps.length === 0) return { child: null, urls: [] }
+function emptyRunning(): Running {
+  return {
+    server: null,
+    dsps: null,
+    redis: null,
+    baseUrl: '',
+    url: '',
+    bodiesPath: '',
+    workload: null,
+    campaigns: 0,
+  }
+}
+
+async function startDsps(s: Scenario, dir: string, o: RunOptions): Promise<{ child: Child; urls: string[] }> {
   const specs: SimulatedDspSpec[] = []
   for (const d of s.dsps) specs.push({ ...d, port: await freePort(), host: '127.0.0.1' })
   const args = [join(DIST, 'src/demo/simulated-dsp-main.js'), '--specs-json', JSON.stringify(specs)]
-  const child = launch({ name: 'dsps', args, core: o.canPin ? CLIENT_CORE : null, dir })
+  const child = launch({ name: 'dsps', args, core: o.canPin ? CLIENT_CORE : null, cwd: ROOT, dir })
   await waitForLines(child, /listening on/, specs.length)
   return { child, urls: specs.map((d) => `http://127.0.0.1:${d.port}/bid`) }
 }
 
-async function startServer(s: Scenario, dspUrls: readonly string[], dir: string, o: RunOptions) {
+interface ServerStart {
+  readonly s: Scenario
+  readonly dspUrls: readonly string[]
+  readonly dir: string
+  readonly o: RunOptions
+  readonly workload: Workload
+  readonly redis: RedisServer | null
+  /** Node options before the script (e.g. --cpu-prof). */
+  readonly nodeOptions: readonly string[]
+}
+
+async function startServer({ s, dspUrls, dir, o, workload, redis, nodeOptions }: ServerStart) {
   const port = await freePort()
   if (s.server.kind === 'bare') {
     const args = [join(DIST, 'bench/bare-uws-server.js'), '--port', String(port), '--mode', s.server.mode]
-    return { port, child: launch({ name: 'server', args, core: o.canPin ? SERVER_CORE : null, dir }) }
+    return {
+      port,
+      child: launch({ name: 'server', args, core: o.canPin ? SERVER_CORE : null, cwd: ROOT, dir }),
+    }
   }
+  const spec = s.server
   const seedPath = join(dir, 'seed.json')
-  writeFileSync(seedPath, JSON.stringify({ ads: houseAds(s.server.ads) }))
-  const config = {
+  writeFileSync(seedPath, JSON.stringify(workload.seed))
+  const generated: Record<string, unknown> = {
     port,
     host: '127.0.0.1',
-    dsps: s.dsps.map((d, i) => ({ id: d.id, endpoint: dspUrls[i], timeoutMs: 80 })),
+    dsps: s.dsps.map((d, i) => ({ id: d.id, endpoint: dspUrls[i], timeoutMs: 80, ...spec.dspSettings })),
     seed: seedPath,
-    ...s.server.config,
   }
+  const config = mergeConfig(mergeConfig(generated, BENCH_CONFIG), s.server.config)
   const configPath = join(dir, 'exchange.json')
   writeFileSync(configPath, JSON.stringify(config, null, 2))
-  const env = { EXCHANGE_CONFIG: configPath, ...s.server.env }
+  const env: Record<string, string> = {
+    EXCHANGE_CONFIG: configPath,
+    ADMIN_TOKEN,
+    NOTICE_SECRET,
+    ...s.server.env,
+  }
+  if (redis !== null) env['DRAGONFLY_URL'] = redis.url
   const cores = o.canPin ? s.server.cores : null
-  return { port, child: launch({ name: 'server', args: [join(DIST, 'src/main.js')], core: cores, env, dir }) }
+  const args = [...nodeOptions, join(DIST, 'src/main.js')]
+  return { port, child: launch({ name: 'server', args, core: cores, env, cwd: ROOT, dir }) }
 }
 
-/** House ads for the seed: sizes of the bench request and others, spread targeting and prices. */
-function houseAds(n: number): Record<string, unknown>[] {
-  const sizes = [
-    ['300x250'],
-    ['728x90', '970x90'],
-    ['300x250', '336x280'],
-    ['160x600'],
-    ['320x50'],
-    ['300x600'],
-  ]
-  const countries = [[], ['USA'], ['USA', 'CAN'], ['GBR', 'DEU', 'FRA'], ['JPN']]
-  const categories = ['IAB1', 'IAB2', 'IAB3', 'IAB12', 'IAB17', 'IAB19', 'IAB20', 'IAB22']
-  return Array.from({ length: n }, (_, i) => ({
-    id: `bench-${i + 1}`,
-    title: `Bench ad ${i + 1}`,
-    category: categories[i % categories.length],
-    clickURL: `https://advertiser-${i % 97}.example/landing?ad=${i + 1}`,
-    imageURL: `https://cdn.advertiser-${i % 97}.example/${i + 1}.png`,
-    price: (0.1 + ((i * 7919) % 200) / 100).toFixed(2),
-    sizes: sizes[i % sizes.length],
-    adomain: `advertiser-${i % 97}.example`,
-    campaign: `c-${i % 50}`,
-    targeting: { countries: countries[(i * 31) % countries.length], deviceTypes: i % 3 === 0 ? [4, 5] : [] },
-  }))
+/** Objects merge one level deep (overload, pacing, …); anything else is replaced. */
+function mergeConfig(
+  base: Record<string, unknown>,
+  over: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base }
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k]
+    out[k] = isPlainObject(b) && isPlainObject(v) ? { ...b, ...v } : v
+  }
+  return out
 }
 
-async function startScenario(s: Scenario, dir: string, o: RunOptions): Promise<Running> {
-  const dsps = await startDsps(s, dir, o)
-  const server = await startServer(s, dsps.urls, dir, o)
-  const base = `http://127.0.0.1:${server.port}`
-  await waitForHealth(server.child, `${base}/healthz`)
-  // The request file is pretty-printed for reading; what goes on the wire is minified, as publishers send it.
-  const bodyPath = join(dir, 'request.json')
-  writeFileSync(
-    bodyPath,
-    JSON.stringify(JSON.parse(readFileSync(join(ROOT, 'bench/requests', s.request), 'utf8'))),
-  )
-  return { server: server.child, dsps: dsps.child, url: `${base}/openrtb2/auction`, bodyPath }
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+async function startScenario(
+  s: Scenario,
+  dir: string,
+  o: RunOptions,
+  nodeOptions: readonly string[],
+  r: Running,
+) {
+  const startedAt = performance.now()
+  const workload = buildWorkload(s.workload, ROOT)
+  r.workload = workload
+  r.bodiesPath = join(dir, 'bodies.jsonl')
+  writeFileSync(r.bodiesPath, `${workload.bodies.join('\n')}\n`)
+  if (s.server.kind === 'exchange' && s.server.redis) {
+    const redis = await startRedisServer()
+    r.redis = redis
+    if (o.canPin) pin(redis.pid, CLIENT_CORE)
+  }
+  let dspUrls: string[] = []
+  if (s.dsps.length > 0) {
+    const dsps = await startDsps(s, dir, o)
+    r.dsps = dsps.child
+    dspUrls = dsps.urls
+  }
+  const server = await startServer({ s, dspUrls, dir, o, workload, redis: r.redis, nodeOptions })
+  r.server = server.child
+  r.baseUrl = `http://127.0.0.1:${server.port}`
+  r.url = `${r.baseUrl}/openrtb2/auction`
+  // The exchange is ready once its catalog is loaded (10k ads take a moment); bare servers at once.
+  await waitForStatus200(server.child, `${r.baseUrl}/${s.server.kind === 'exchange' ? 'readyz' : 'healthz'}`)
+  const now = Date.now()
+  for (const [i, id] of workload.campaignIds.entries()) {
+    await postJson(`${r.baseUrl}/campaigns`, benchCampaign(id, i, now))
+    r.campaigns++
+  }
+  progress(`${s.name}: started in ${((performance.now() - startedAt) / 1000).toFixed(1)} s`)
+}
+
+/** An admin API call; throws unless it answers 200 or 201. */
+function postJson(url: string, body: unknown): Promise<void> {
+  const payload = Buffer.from(JSON.stringify(body))
+  return new Promise((resolvePost, reject) => {
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        agent: false,
+        timeout: 5000,
+        headers: {
+          authorization: `Bearer ${ADMIN_TOKEN}`,
+          'content-type': 'application/json',
+          'content-length': payload.length,
+        },
+      },
+      (res) => {
+        let text = ''
+        res.setEncoding('utf8')
+        res.on('data', (c: string) => {
+          text += c
+        })
+        res.on('end', () =>
+          res.statusCode === 200 || res.statusCode === 201
+            ? resolvePost()
+            : reject(new Error(`POST ${url}: ${res.statusCode} ${text.slice(0, 300)}`)),
+        )
+      },
+    )
+    req.on('error', reject)
+    req.on('timeout', () => req.destroy(new Error(`POST ${url}: timeout`)))
+    req.end(payload)
+  })
+}
+
+async function stopRunning(r: Running, serverGraceMs = 3000): Promise<void> {
+  if (r.server !== null) await stop(r.server, serverGraceMs)
+  if (r.dsps !== null) await stop(r.dsps)
+  if (r.redis !== null) await r.redis.stop()
+  await stopAll()
 }
 
 // ---------------------------------------------------------------------------------------------
 // Measuring
 
-interface Measurement {
-  readonly mode: 'closed' | 'open'
-  /** Open loop: share of the closed-loop throughput asked for. */
-  readonly loadShare: number | null
-  readonly load: LoadResult
-  readonly serverCpuUsPerRequest: number
-  /** Server CPU over the run, in cores (1 = one core fully busy). */
-  readonly serverCpuShare: number
-  readonly serverRssBytes: number
-  readonly core0Busy: number
-  /** Busy share of core 1 (DSPs, load generator, anything else). */
-  readonly core1Busy: number
-  readonly dspCpuShare: number | null
-  readonly flags: readonly string[]
-}
-
-interface ScenarioResult {
-  readonly name: string
-  readonly about: string
-  readonly closed: Measurement | null
-  readonly open: readonly Measurement[]
-  /** Counters each simulated DSP printed when stopped. */
-  readonly dspStats: Readonly<Record<string, Readonly<Record<string, number>>>>
-  /** Answers over the whole scenario, warm-up included: the denominator of DSP calls per auction. */
-  readonly answers: number
-  readonly dspCount: number
-  readonly error: string | null
-}
-
 /** One scenario's running processes, its temp dir and the run options: what every step needs. */
 interface Ctx {
+  readonly s: Scenario
   readonly running: Running
   readonly dir: string
   readonly o: RunOptions
   /** The server has core 0 to itself: core-0 noise and saturation can be judged. */
   readonly isServerAlone: boolean
+  readonly isExchange: boolean
 }
 
 /** A Load: closed loop, or open loop at a rate. */
 type Load =
-  | { readonly mode: 'closed' }
+  | { readonly mode: 'closed'; readonly connections?: number }
   | { readonly mode: 'open'; readonly share: number; readonly rate: number }
 
 /** Runs the load generator in its own process; `onMeasuring` fires when its measured window starts. */
@@ -460,22 +533,25 @@ async function generate(
   durationS: number,
   onMeasuring?: () => void,
 ): Promise<LoadResult> {
-  const { running, o } = ctx
-  const args = [
-    join(DIST, 'bench/load-generator.js'),
-    '--url',
-    running.url,
-    '--body',
-    running.bodyPath,
+  const { running, o, s } = ctx
+  const args = [join(DIST, 'bench/load-generator.js'), '--url', running.url, '--bodies', running.bodiesPath]
+  args.push(
     '--json',
-  ]
-  args.push('--mode', load.mode, '--connections', String(o.connections), '--duration', String(durationS))
+    '--mode',
+    load.mode,
+    '--connections',
+    String(load.mode === 'closed' ? (load.connections ?? s.connections) : s.connections),
+    '--duration',
+    String(durationS),
+  )
   args.push('--warmup', String(o.generatorWarmupS))
   if (load.mode === 'open') args.push('--rate', String(load.rate))
+  if (s.lateMs !== null) args.push('--late-ms', String(s.lateMs))
   const child = launch({
     name: `load-${load.mode}`,
     args,
     core: o.canPin ? CLIENT_CORE : null,
+    cwd: ROOT,
     dir: ctx.dir,
     onLine: (line) => (line === MEASURING_LINE ? onMeasuring?.() : undefined),
   })
@@ -487,43 +563,113 @@ async function generate(
   return JSON.parse(line) as LoadResult
 }
 
-/** Every answer the server gave a generator run, its warm-up included. */
-function allAnswers(r: LoadResult): number {
-  return r.responses + r.warmupResponses
-}
-
-/** Requests per second of the first warm-up second. */
+/** Requests per second of the first warm-up part. */
 const WARMUP_RATE = 200
 
-const NOISE_FLAGS = ['machine busy at start', 'other load on core 0']
-
-/** Measures, and measures again (up to o.retries) while other load on the machine disturbed it. */
-async function measureQuietly(ctx: Ctx, load: Load): Promise<{ m: Measurement; answers: number }> {
-  const attempts: Measurement[] = []
-  for (let i = 0; i <= ctx.o.retries; i++) {
-    const m = await measure(ctx, load)
-    attempts.push(m)
-    if (!m.flags.some((f) => NOISE_FLAGS.includes(f))) break
-    if (i < ctx.o.retries) progress('  disturbed by other load on the machine: measuring again')
-  }
-  const answers = attempts.reduce((n, m) => n + allAnswers(m.load), 0)
-  return { m: attempts.at(-1)!, answers }
+/**
+ * A gentle start, so that cold JIT and fresh pools are not the first thing the server sees: slow
+ * answers while the JIT is cold would set the DSP shaper's latency estimate above the deadline, and
+ * it then skips every DSP (`deadline`) for tens of seconds. 200 req/s, then 8 connections, then all.
+ */
+async function warmUp(ctx: Ctx): Promise<void> {
+  await generate(ctx, { mode: 'open', share: 0, rate: WARMUP_RATE }, ctx.o.warmupS / 2)
+  await generate(ctx, { mode: 'closed', connections: 8 }, ctx.o.warmupS / 2)
+  await generate(ctx, { mode: 'closed' }, ctx.o.warmupS)
+  await settleShaper(ctx)
 }
 
-async function measure(ctx: Ctx, load: Load): Promise<Measurement> {
-  const isQuiet = await waitForQuiet(ctx.o.quietWaitS)
+/** How long settleShaper waits at most, s. */
+const SETTLE_MAX_S = 30
+
+/**
+ * With DSPs that answer at once, a `deadline` skip can only come from the exchange itself: its DSP
+ * latency estimate (p90 of recent answer times) includes its own event-loop queueing, and once it
+ * exceeds the time left the DSPs are skipped, no new answers arrive, and the decayed histogram keeps
+ * the same p90 until its weight falls under the minimum (tens of seconds at these rates). Before a
+ * measurement, wait at 200 req/s (bounded) until the exchange calls its DSPs again, so that the
+ * window measures the fan-out; the report still says how many calls each window made.
+ */
+async function settleShaper(ctx: Ctx): Promise<void> {
+  const { s, running } = ctx
+  const isInstant = s.dsps.length > 0 && s.dsps.every((d) => d.latencyMs.median === 0)
+  if (!ctx.isExchange || !isInstant) return
+  const giveUpAt = performance.now() + SETTLE_MAX_S * 1000
+  for (let waited = 0; ; waited++) {
+    const before = await scrapeMetrics(running.baseUrl)
+    await generate(ctx, { mode: 'open', share: 0, rate: WARMUP_RATE }, 1)
+    const after = await scrapeMetrics(running.baseUrl)
+    if (before === null || after === null) return
+    const v = exchangeView(before, after)
+    const served = v.auctions - Object.values(v.shed).reduce((a, b) => a + b, 0)
+    const perAuction = served > 0 ? v.dspSent / served : 0
+    if (perAuction >= 0.9 * s.dsps.length) {
+      if (waited > 0) progress(`${s.name}: the exchange calls its DSPs again`)
+      return
+    }
+    if (performance.now() > giveUpAt) {
+      progress(`${s.name}: the exchange still skips its DSPs after ${SETTLE_MAX_S} s; measuring anyway`)
+      return
+    }
+    if (waited === 0) {
+      const skipped = Object.entries(v.dspSkipped).map(([k, n]) => `${k} ${n}`)
+      progress(
+        `${s.name}: ${perAuction.toFixed(2)} DSP calls/auction of ${s.dsps.length} after warm-up ` +
+          `(skipped: ${skipped.join(', ')}); waiting at ${WARMUP_RATE} req/s for the shaper to recover`,
+      )
+    }
+  }
+}
+
+const NOISE_FLAGS = ['machine busy at start', 'other load on core 0']
+const isNoise = (flag: string) => NOISE_FLAGS.some((n) => flag.startsWith(n))
+
+interface Measured {
+  readonly m: Measurement
+  /** CLOCK_MONOTONIC µs of the measured window (for a CPU profile). */
+  readonly startUs: number
+  readonly endUs: number
+  /** The server's stdout lines printed during the window (e.g. --trace-gc). */
+  readonly serverLines: readonly string[]
+}
+
+/** Measures, and measures again (up to o.retries) while other load on the machine disturbed it. */
+async function measureQuietly(ctx: Ctx, load: Load, durationS: number): Promise<Measured> {
+  let last: Measured | null = null
+  for (let i = 0; i <= ctx.o.retries; i++) {
+    last = await measure(ctx, load, durationS)
+    if (!last.m.flags.some(isNoise)) break
+    if (i < ctx.o.retries) progress('  disturbed by other load on the machine: measuring again')
+  }
+  return last!
+}
+
+async function measure(ctx: Ctx, load: Load, durationS: number): Promise<Measured> {
+  const busyAtStart = await waitForQuiet(ctx.o.quietWaitS)
   // Sampled when the generator starts its measured window: its own warm-up is not counted.
-  const window: { before: Samples | null } = { before: null }
-  const result = await generate(ctx, load, ctx.o.durationS, () => {
+  const window: {
+    before: ProcSamples | null
+    metrics: Promise<Samples | null> | null
+    startUs: number
+    firstLine: number
+  } = { before: null, metrics: null, startUs: 0, firstLine: 0 }
+  const result = await generate(ctx, load, durationS, () => {
     window.before = sampleAll(ctx.running)
+    window.startUs = monotonicUs()
+    window.firstLine = ctx.running.server!.lines.length
+    if (ctx.isExchange) window.metrics = scrapeMetrics(ctx.running.baseUrl)
   })
+  const endUs = monotonicUs()
   const after = sampleAll(ctx.running)
   const before = window.before
   if (before === null) throw new Error('the load generator never started its measured window')
+  const metricsAfter = ctx.isExchange ? await scrapeMetrics(ctx.running.baseUrl) : null
+  const metricsBefore = window.metrics === null ? null : await window.metrics
   const server = usageBetween(before.server, after.server)
   const core0Busy = coreBusyShare(before.cores, after.cores, 0)
-  const dspCpuShare = before.dsps && after.dsps ? usageBetween(before.dsps, after.dsps).cpuShare : null
-  return {
+  const core0Tasks = coreBusyShare(before.cores, after.cores, 0, 'task')
+  const share = (b: ProcessSample | null, a: ProcessSample | null) =>
+    b !== null && a !== null ? usageBetween(b, a).cpuShare : null
+  const m: Measurement = {
     mode: load.mode,
     loadShare: load.mode === 'open' ? load.share : null,
     load: result,
@@ -531,29 +677,37 @@ async function measure(ctx: Ctx, load: Load): Promise<Measurement> {
     serverCpuShare: server.cpuShare,
     serverRssBytes: server.rssBytes,
     core0Busy,
+    core0Irq: core0Busy - core0Tasks,
     core1Busy: coreBusyShare(before.cores, after.cores, 1),
-    dspCpuShare,
+    dspCpuShare: share(before.dsps, after.dsps),
+    storeCpuShare: share(before.store, after.store),
+    exchange: metricsAfter === null ? null : exchangeView(metricsBefore, metricsAfter),
+    heapUsedMb: metricsAfter === null ? null : gauge(metricsAfter, 'nodejs_heap_size_used_bytes') / 2 ** 20,
     flags: flagsOf({
       load: result,
       isClosed: load.mode === 'closed',
       serverShare: server.cpuShare,
-      core0Busy,
-      isQuiet,
+      core0Tasks,
+      busyAtStart,
       isServerAlone: ctx.isServerAlone,
     }),
   }
+  const serverLines = ctx.running.server!.lines.slice(window.firstLine)
+  return { m, startUs: window.startUs, endUs, serverLines }
 }
 
-interface Samples {
+interface ProcSamples {
   readonly server: ProcessSample
   readonly dsps: ProcessSample | null
+  readonly store: ProcessSample | null
   readonly cores: CoreSample[]
 }
 
-function sampleAll(r: Running): Samples {
+function sampleAll(r: Running): ProcSamples {
   return {
-    server: readProcessSample(r.server.pid),
+    server: readProcessSample(r.server!.pid),
     dsps: r.dsps === null ? null : readProcessSample(r.dsps.pid),
+    store: r.redis === null ? null : readProcessSample(r.redis.pid),
     cores: readCoreSamples(),
   }
 }
@@ -562,8 +716,9 @@ interface FlagInputs {
   readonly load: LoadResult
   readonly isClosed: boolean
   readonly serverShare: number
-  readonly core0Busy: number
-  readonly isQuiet: boolean
+  /** Core 0's time in process context (not softirq: the server's own loopback traffic). */
+  readonly core0Tasks: number
+  readonly busyAtStart: string | null
   readonly isServerAlone: boolean
 }
 
@@ -571,8 +726,10 @@ interface FlagInputs {
 function flagsOf(f: FlagInputs): string[] {
   const { load } = f
   const flags: string[] = []
-  if (!f.isQuiet) flags.push('machine busy at start')
-  if (f.isServerAlone && f.core0Busy - f.serverShare > 0.05) flags.push('other load on core 0')
+  if (f.busyAtStart !== null) flags.push(`machine busy at start (${f.busyAtStart})`)
+  if (f.isServerAlone && f.core0Tasks - f.serverShare > 0.05) {
+    flags.push(`other load on core 0 (${Math.round((f.core0Tasks - f.serverShare) * 100)}%)`)
+  }
   if (f.isServerAlone && f.isClosed && f.serverShare < 0.9) {
     flags.push(`server at ${Math.round(f.serverShare * 100)}%: client-bound`)
   }
@@ -580,178 +737,254 @@ function flagsOf(f: FlagInputs): string[] {
   if (load.unsent > 0 || load.incomplete > 0)
     flags.push(`fell behind (${load.unsent + load.incomplete} unanswered)`)
   if (load.errors > 0) flags.push(`${load.errors} connection errors`)
-  const good = Object.entries(load.status).reduce((n, [code, c]) => (code.startsWith('2') ? n + c : n), 0)
-  if (load.responses > 0 && good < load.responses) {
-    flags.push(`${((100 * (load.responses - good)) / load.responses).toFixed(1)}% non-2xx`)
+  const bad = Object.entries(load.status).filter(([code]) => !code.startsWith('2'))
+  const badCount = bad.reduce((n, [, c]) => n + c, 0)
+  if (load.responses > 0 && badCount > 0) {
+    const codes = bad.map(([code, c]) => `${code} ×${c}`).join(', ')
+    flags.push(`${((100 * badCount) / load.responses).toFixed(1)}% non-2xx (${codes})`)
   }
   return flags
 }
 
+// ---------------------------------------------------------------------------------------------
+// Running a scenario
+
 /** Temp dirs of scenarios in progress, removed if the run is interrupted. */
 const liveDirs = new Set<string>()
 
-async function runScenario(s: Scenario, o: RunOptions): Promise<ScenarioResult> {
+const REDIS_MISSING = 'redis-server not installed (Debian package redis-server)'
+
+/** Null when the scenario can run here; else why not (loudly), or an error with REQUIRE_REDIS=1. */
+function skipReason(s: Scenario): string | null {
+  if (s.server.kind !== 'exchange' || !s.server.redis || redisAvailable()) return null
+  if (process.env['REQUIRE_REDIS'] === '1') throw new Error(`${s.name}: REQUIRE_REDIS=1 but ${REDIS_MISSING}`)
+  const bar = '!'.repeat(100)
+  process.stderr.write(
+    `\n${bar}\n!! SKIPPED ${s.name}: ${REDIS_MISSING}; it needs a Dragonfly stand-in\n${bar}\n\n`,
+  )
+  return REDIS_MISSING
+}
+
+interface ScenarioRun {
+  readonly result: ScenarioResult
+  readonly profile: ProfileSummary | null
+  /** Profile mode: the server's GC pauses over the closed loop. */
+  readonly gc: readonly GcPauses[]
+}
+
+interface ModeOptions {
+  /** Profile the server (node --cpu-prof) over the closed loop; no open loops. */
+  readonly profile: boolean
+}
+
+async function runScenario(
+  s: Scenario,
+  o: RunOptions,
+  done: readonly ScenarioResult[],
+  mode: ModeOptions,
+): Promise<ScenarioRun> {
+  const base = {
+    name: s.name,
+    about: s.about,
+    dspCount: s.dsps.length,
+    saturationFrom: null,
+    saturationReqS: null,
+  }
+  let skipped: string | null
+  try {
+    skipped = skipReason(s)
+  } catch (err) {
+    const error = (err as Error).message
+    return {
+      result: { ...base, workload: '', closed: null, open: [], campaigns: 0, error, skipped: null },
+      profile: null,
+      gc: [],
+    }
+  }
+  if (skipped !== null) {
+    return {
+      result: { ...base, workload: '', closed: null, open: [], campaigns: 0, error: null, skipped },
+      profile: null,
+      gc: [],
+    }
+  }
   const dir = mkdtempSync(join(tmpdir(), `bench-${s.name}-`))
   liveDirs.add(dir)
-  let running: Running | null = null
+  const running = emptyRunning()
+  const unregister = onKillAll(() => running.redis?.kill('SIGKILL'))
   let closed: Measurement | null = null
+  let saturationFrom: string | null = null
+  let saturationReqS: number | null = null
   const open: Measurement[] = []
-  let dspStats: Record<string, Record<string, number>> = {}
   let error: string | null = null
-  let answers = 0
+  let profile: ProfileSummary | null = null
+  let gc: GcPauses[] = []
+  let window: { startUs: number; endUs: number } | null = null
+  let gcLines: readonly string[] = []
+  const profileDir = join(dir, 'cpu-profile')
+  const nodeOptions = mode.profile
+    ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--cpu-prof-interval=250', '--trace-gc']
+    : []
   try {
-    running = await startScenario(s, dir, o)
+    await startScenario(s, dir, o, nodeOptions, running)
+    const isExchange = s.server.kind === 'exchange'
     const isServerAlone = o.canPin && (s.server.kind === 'bare' || s.server.cores === SERVER_CORE)
-    const ctx: Ctx = { running, dir, o, isServerAlone }
-    progress(`${s.name}: warm-up ${o.warmupS} s`)
-    // A gentle start, so that cold JIT and fresh pools are not the first thing the server sees.
-    answers += allAnswers(await generate(ctx, { mode: 'open', share: 0, rate: WARMUP_RATE }, o.warmupS / 2))
-    answers += allAnswers(await generate(ctx, { mode: 'closed' }, o.warmupS))
-    progress(`${s.name}: closed loop, ${o.connections} connections, ${o.durationS} s`)
-    const saturation = await measureQuietly(ctx, { mode: 'closed' })
-    closed = saturation.m
-    answers += saturation.answers
-    for (const share of o.loads) {
-      const rate = Math.max(1, Math.round(closed.load.throughput * share))
-      progress(`${s.name}: open loop ${Math.round(share * 100)}% = ${rate} req/s, ${o.durationS} s`)
-      const run = await measureQuietly(ctx, { mode: 'open', share, rate })
-      open.push(run.m)
-      answers += run.answers
+    const ctx: Ctx = { s, running, dir, o, isServerAlone, isExchange }
+    progress(`${s.name}: warm-up ${2 * o.warmupS} s`)
+    await warmUp(ctx)
+    const from =
+      s.saturationFrom === null ? undefined : done.find((r) => r.name === s.saturationFrom && r.closed)
+    if (from?.closed && !mode.profile) {
+      saturationFrom = from.name
+      saturationReqS = from.closed.load.okThroughput
+      progress(`${s.name}: saturation of ${from.name} from this run: ${saturationReqS} req/s`)
+    } else {
+      progress(`${s.name}: closed loop, ${s.connections} connections, ${o.durationS} s`)
+      const measured = await measureQuietly(ctx, { mode: 'closed' }, o.durationS)
+      closed = measured.m
+      window = { startUs: measured.startUs, endUs: measured.endUs }
+      gcLines = measured.serverLines
+      saturationReqS = closed.load.okThroughput
+    }
+    for (const share of mode.profile ? [] : s.loads) {
+      const rate = Math.max(1, Math.round(saturationReqS * share))
+      progress(`${s.name}: open loop ${Math.round(share * 100)}% = ${rate} req/s, ${o.openDurationS} s`)
+      open.push((await measureQuietly(ctx, { mode: 'open', share, rate }, o.openDurationS)).m)
     }
   } catch (err) {
     error = (err as Error).message
     progress(`${s.name}: FAILED: ${error} (logs kept in ${dir})`)
   } finally {
-    if (running !== null) {
-      await stop(running.server)
-      if (running.dsps !== null) {
-        await stop(running.dsps)
-        dspStats = parseDspStats(running.dsps.lines)
-      }
+    // The profile is written when the server exits: give it time to drain and write.
+    await stopRunning(running, mode.profile ? 15_000 : 3000)
+    unregister()
+  }
+  if (mode.profile && error === null) {
+    const file = existsSync(profileDir)
+      ? readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'))
+      : undefined
+    if (file === undefined) error = `no .cpuprofile written in ${profileDir}`
+    else {
+      profile = summarizeProfile(join(profileDir, file), window, 30)
+      gc = summarizeGcTrace(gcLines)
+      progress(`${s.name}: CPU profile kept in ${join(profileDir, file)}`)
     }
-    for (const c of [...children]) await stop(c)
-    liveDirs.delete(dir)
-    if (error === null) rmSync(dir, { recursive: true, force: true })
   }
-  return { name: s.name, about: s.about, closed, open, dspStats, answers, dspCount: s.dsps.length, error }
-}
-
-function parseDspStats(lines: readonly string[]): Record<string, Record<string, number>> {
-  const stats: Record<string, Record<string, number>> = {}
-  for (const line of lines) {
-    const m = /^(\S+) stopped: (\{.*\})$/.exec(line)
-    if (m?.[1] !== undefined && m[2] !== undefined) stats[m[1]] = JSON.parse(m[2]) as Record<string, number>
+  liveDirs.delete(dir)
+  if (error === null && !mode.profile) rmSync(dir, { recursive: true, force: true })
+  const result: ScenarioResult = {
+    ...base,
+    workload: running.workload?.summary ?? '',
+    closed,
+    saturationFrom,
+    saturationReqS,
+    open,
+    campaigns: running.campaigns,
+    error,
+    skipped: null,
   }
-  return stats
-}
-
-function progress(message: string): void {
-  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`)
+  return { result, profile, gc }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Report
+// Soak: one long open loop at half of saturation, memory sampled as it runs
 
-const ms = (us: number): string => (Number.isFinite(us) ? (us / 1000).toFixed(3) : '-')
-const pct = (share: number): string => (Number.isFinite(share) ? `${Math.round(share * 100)}%` : '-')
-
-function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
-  const line = (cells: readonly string[]) =>
-    `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`
-  return [line(headers), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n')
+interface SoakResult {
+  readonly scenario: ScenarioResult
+  readonly samples: readonly SoakSample[]
+  readonly verdict: ReturnType<typeof soakVerdict>
+  readonly load: LoadResult | null
 }
 
-function saturationTable(results: readonly ScenarioResult[]): string {
-  const ceiling = results.find((r) => r.name === 'ceiling')?.closed ?? null
-  const rows = results.flatMap((r) => {
-    const c = r.closed
-    if (c === null) return [[r.name, `failed: ${r.error ?? 'no result'}`]]
-    const perCore = 1e6 / c.serverCpuUsPerRequest
-    return [
-      [
-        r.name,
-        String(c.load.throughput),
-        c.serverCpuUsPerRequest.toFixed(1),
-        Number.isFinite(perCore) ? String(Math.round(perCore)) : '-',
-        pct(c.serverCpuShare),
-        c.dspCpuShare === null ? '-' : pct(c.dspCpuShare),
-        pct(c.core1Busy),
-        (c.serverRssBytes / 2 ** 20).toFixed(0),
-        ms(c.load.latency.p50Us),
-        ms(c.load.latency.p99Us),
-        ms(c.load.latency.p999Us),
-        ceiling === null ? '-' : (c.load.throughput / ceiling.load.throughput).toFixed(3),
-        ceiling === null ? '-' : (ceiling.serverCpuUsPerRequest / c.serverCpuUsPerRequest).toFixed(3),
-        c.flags.join('; '),
-      ],
-    ]
-  })
-  const headers = ['scenario', 'req/s', 'CPU µs/req', 'req/s/core', 'srv CPU', 'DSP CPU', 'core 1', 'RSS MB']
-  headers.push('p50 ms', 'p99 ms', 'p99.9 ms', 'req/s ÷ ceiling', 'ceiling µs ÷ µs', 'flags')
-  return table(headers, rows)
+async function runSoak(s: Scenario, o: RunOptions, minutes: number): Promise<SoakResult> {
+  if (s.server.kind !== 'exchange') throw new Error('--soak needs an exchange scenario')
+  const skipped = skipReason(s)
+  if (skipped !== null) throw new Error(`${s.name}: ${skipped}`)
+  const dir = mkdtempSync(join(tmpdir(), `bench-soak-${s.name}-`))
+  liveDirs.add(dir)
+  const running = emptyRunning()
+  const unregister = onKillAll(() => running.redis?.kill('SIGKILL'))
+  let samples: SoakSample[] = []
+  let closed: Measurement | null = null
+  let load: LoadResult | null = null
+  let error: string | null = null
+  try {
+    await startScenario(s, dir, o, [], running)
+    const ctx: Ctx = {
+      s,
+      running,
+      dir,
+      o,
+      isServerAlone: o.canPin && s.server.cores === SERVER_CORE,
+      isExchange: true,
+    }
+    progress(`soak ${s.name}: warm-up ${2 * o.warmupS} s, then closed loop ${o.durationS} s for saturation`)
+    await warmUp(ctx)
+    closed = (await measureQuietly(ctx, { mode: 'closed' }, o.durationS)).m
+    const rate = Math.max(1, Math.round(closed.load.okThroughput * 0.5))
+    progress(`soak ${s.name}: open loop at 50% = ${rate} req/s for ${minutes} min, sampling every 10 s`)
+    const generating = generate(ctx, { mode: 'open', share: 0.5, rate }, minutes * 60)
+    samples = await sampleSoak({
+      pid: running.server!.pid,
+      baseUrl: running.baseUrl,
+      intervalS: 10,
+      until: generating.catch(() => undefined),
+      onSample: (x) =>
+        progress(`  t=${x.tS.toFixed(0)} s RSS ${x.rssMb.toFixed(1)} MB heap ${x.heapUsedMb.toFixed(1)} MB`),
+    })
+    load = await generating
+  } catch (err) {
+    error = (err as Error).message
+    progress(`soak ${s.name}: FAILED: ${error} (logs kept in ${dir})`)
+  } finally {
+    await stopRunning(running)
+    unregister()
+  }
+  liveDirs.delete(dir)
+  if (error === null) rmSync(dir, { recursive: true, force: true })
+  const scenario: ScenarioResult = {
+    name: s.name,
+    about: s.about,
+    workload: running.workload?.summary ?? '',
+    closed,
+    saturationFrom: null,
+    saturationReqS: closed?.load.okThroughput ?? null,
+    open: [],
+    dspCount: s.dsps.length,
+    campaigns: running.campaigns,
+    error,
+    skipped: null,
+  }
+  return { scenario, samples, verdict: soakVerdict(samples), load }
 }
 
-function openLoopTable(results: readonly ScenarioResult[]): string {
-  const rows = results.flatMap((r) =>
-    r.open.map((m) => [
-      r.name,
-      `${Math.round((m.loadShare ?? 0) * 100)}%`,
-      String(m.load.targetRate ?? '-'),
-      String(m.load.throughput),
-      ms(m.load.latency.p50Us),
-      ms(m.load.latency.p99Us),
-      ms(m.load.latency.p999Us),
-      ms(m.load.latency.maxUs),
-      pct(m.serverCpuShare),
-      m.serverCpuUsPerRequest.toFixed(1),
-      m.dspCpuShare === null ? '-' : pct(m.dspCpuShare),
-      ms(m.load.sendLag?.p99Us ?? Number.NaN),
-      m.flags.join('; '),
-    ]),
-  )
-  const headers = ['scenario', 'load', 'rate', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'srv CPU']
-  headers.push('CPU µs/req', 'DSP CPU', 'send lag p99 ms', 'flags')
-  return table(headers, rows)
-}
-
-/** A fan-out scenario measures nothing if the exchange stopped calling its DSPs: say so. */
-function dspSummary(results: readonly ScenarioResult[]): string[] {
-  return results.flatMap((r) => {
-    const stats = Object.values(r.dspStats)
-    if (r.dspCount === 0 || r.answers === 0) return []
-    const sum = (key: string): number => stats.reduce((n, s) => n + (s[key] ?? 0), 0)
-    const perAuction = sum('requests') / r.answers
-    const warning = perAuction < 0.9 * r.dspCount ? ` (WARNING: expected ~${r.dspCount}: DSPs skipped)` : ''
-    return [
-      `DSPs, ${r.name}: ${perAuction.toFixed(2)} calls per auction${warning}; ${sum('bids')} bids, ` +
-        `${sum('lateAnswers')} answers after tmax, over ${r.answers} auctions`,
-    ]
-  })
-}
-
-function report(machine: MachineInfo, o: RunOptions, results: readonly ScenarioResult[]): string {
+function soakReport(machine: MachineInfo, minutes: number, r: SoakResult): string {
+  const l = r.load
+  const ms = (us: number) => (us / 1000).toFixed(3)
   return [
     '',
-    `Machine: ${machine.cores} cores, ${machine.cpuModel}, Linux ${machine.kernel}, Node ${machine.node}, ${machine.date}`,
-    machine.pinned
-      ? `Pinning: server on core ${SERVER_CORE}; DSPs and load generator on core ${CLIENT_CORE}`
-      : 'Pinning: none (taskset missing or a single core): figures are indicative only',
-    `Closed loop: ${o.connections} connections, ${o.durationS} s after a ${o.warmupS} s warm-up; open loops at ` +
-      `${o.loads.map((l) => `${l * 100}%`).join('/')} of its throughput, ${o.durationS} s each`,
+    `Soak: ${r.scenario.name}, ${minutes} min at 50% of its saturation (${r.scenario.saturationReqS ?? '-'} req/s ` +
+      `closed loop); ${machine.cores} cores, ${machine.cpuModel}, Node ${machine.node}, ${machine.date}, ` +
+      `load average at start ${machine.loadAverage.join(' ')}`,
+    r.scenario.error === null ? '' : `FAILED: ${r.scenario.error}`,
+    soakTable(r.samples),
     '',
-    'Saturation (closed loop). CPU µs/req = server utime+stime ÷ answers; req/s/core = 1e6 ÷ that.',
-    saturationTable(results),
-    '',
-    'Open loop (latency from the scheduled send time: no coordinated omission).',
-    openLoopTable(results),
-    ...dspSummary(results),
+    `Verdict: ${r.verdict.text}`,
+    l === null
+      ? ''
+      : `Latency over the soak: ${l.responses} answers at ${l.throughput} req/s (asked ${l.targetRate}), ` +
+        `p50 ${ms(l.latency.p50Us)} ms, p99 ${ms(l.latency.p99Us)} ms, p99.9 ${ms(l.latency.p999Us)} ms, ` +
+        `max ${ms(l.latency.maxUs)} ms; status ${JSON.stringify(l.status)}`,
     '',
   ].join('\n')
 }
 
 // ---------------------------------------------------------------------------------------------
 // Entry
+
+function progress(message: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`)
+}
 
 function parseOptions() {
   const { values } = parseArgs({
@@ -761,30 +994,49 @@ function parseOptions() {
       scenario: { type: 'string' },
       json: { type: 'string' },
       list: { type: 'boolean', default: false },
+      soak: { type: 'boolean', default: false },
+      'soak-minutes': { type: 'string', default: '10' },
+      profile: { type: 'boolean', default: false },
     },
     strict: true,
   })
   const canPin = cpus().length >= 2 && hasTaskset()
-  const durationS = values.duration === undefined ? (values.quick ? 2 : 10) : Number(values.duration)
+  const quick = values.quick
+  const durationS = values.duration === undefined ? (quick ? 2 : 8) : Number(values.duration)
   if (!(durationS > 0)) throw new Error('--duration must be a number of seconds > 0')
   const options: RunOptions = {
-    warmupS: values.quick ? 1 : 3,
+    warmupS: quick ? 1 : 3,
     durationS,
-    connections: 64,
-    loads: [0.25, 0.5, 0.75],
-    quietWaitS: values.quick ? 0.5 : 10,
-    retries: values.quick ? 0 : 2,
-    generatorWarmupS: values.quick ? 0.3 : 1,
+    openDurationS: values.duration === undefined && quick ? 1.5 : durationS,
+    quietWaitS: quick ? 0.2 : 10,
+    retries: quick ? 0 : 1,
+    generatorWarmupS: quick ? 0.3 : 1,
     canPin,
+    isQuick: quick,
   }
   const names = values.scenario?.split(',').map((n) => n.trim())
-  const unknown = names?.filter((n) => !SCENARIOS.some((s) => s.name === n)) ?? []
-  if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')} (have ${scenarioNames()})`)
+  const unknown = names?.filter((n) => n !== 'all' && !SCENARIOS.some((s) => s.name === n)) ?? []
+  if (unknown.length > 0)
+    throw new Error(`unknown scenario ${unknown.join(', ')} (have ${scenarioNames()}, all)`)
+  const modeDefault = values.soak || values.profile ? ['full-path'] : null
+  const chosen = names ?? modeDefault
   const scenarios =
-    names === undefined
+    chosen === null
       ? SCENARIOS.filter((s) => s.isDefault)
-      : SCENARIOS.filter((s) => names.includes(s.name))
-  return { options, scenarios, jsonPath: values.json ?? null, isList: values.list }
+      : chosen.includes('all')
+        ? [...SCENARIOS]
+        : SCENARIOS.filter((s) => chosen.includes(s.name))
+  const soakMinutes = Number(values['soak-minutes'])
+  if (!(soakMinutes > 0)) throw new Error('--soak-minutes must be > 0')
+  if (values.soak && scenarios.length !== 1) throw new Error('--soak runs one scenario (default full-path)')
+  return {
+    options,
+    scenarios,
+    jsonPath: values.json ?? null,
+    isList: values.list,
+    soakMinutes: values.soak ? soakMinutes : null,
+    isProfile: values.profile,
+  }
 }
 
 function scenarioNames(): string {
@@ -800,10 +1052,10 @@ function checkBuilt(scenarios: readonly Scenario[]): void {
 }
 
 async function main(): Promise<number> {
-  const { options, scenarios, jsonPath, isList } = parseOptions()
+  const { options, scenarios, jsonPath, isList, soakMinutes, isProfile } = parseOptions()
   if (isList) {
     for (const s of SCENARIOS)
-      console.log(`${s.name.padEnd(20)} ${s.isDefault ? 'default ' : 'optional'} ${s.about}`)
+      console.log(`${s.name.padEnd(18)} ${s.isDefault ? 'default ' : 'optional'} ${s.about}`)
     return 0
   }
   checkBuilt(scenarios)
@@ -812,14 +1064,46 @@ async function main(): Promise<number> {
   if (options.canPin)
     execFileSync('taskset', ['-p', '-c', CLIENT_CORE, String(process.pid)], { stdio: 'ignore' })
   const startedAt = Date.now()
-  const results: ScenarioResult[] = []
-  for (const s of scenarios) results.push(await runScenario(s, options))
-  console.log(report(machine, options, results))
-  progress(`done in ${Math.round((Date.now() - startedAt) / 1000)} s`)
-  if (jsonPath !== null) {
-    writeFileSync(jsonPath, `${JSON.stringify({ machine, options, scenarios: results }, null, 2)}\n`)
+  const write = (data: unknown) => {
+    if (jsonPath === null) return
+    writeFileSync(jsonPath, `${JSON.stringify({ machine, options, ...(data as object) }, null, 2)}\n`)
     progress(`results written to ${jsonPath}`)
   }
+
+  if (soakMinutes !== null) {
+    const soak = await runSoak(scenarios[0]!, options, soakMinutes)
+    console.log(soakReport(machine, soakMinutes, soak))
+    write({ soak })
+    return soak.scenario.error === null ? 0 : 1
+  }
+
+  const results: ScenarioResult[] = []
+  const profiles: { name: string; profile: ProfileSummary; gc: readonly GcPauses[] }[] = []
+  for (const s of scenarios) {
+    const run = await runScenario(s, options, results, { profile: isProfile })
+    results.push(run.result)
+    if (run.profile !== null) profiles.push({ name: s.name, profile: run.profile, gc: run.gc })
+  }
+  const lateMs = (name: string) => SCENARIOS.find((s) => s.name === name)?.lateMs ?? null
+  console.log(report(machine, options, results, lateMs))
+  for (const p of profiles) {
+    console.log(`CPU profile of ${p.name} (server, closed loop; self time; profiling adds overhead):`)
+    console.log(formatProfile(p.profile))
+    console.log('')
+    console.log(formatGc(p.gc, p.profile.windowMs / 1000))
+    console.log('')
+  }
+  const skipped = results.filter((r) => r.skipped !== null)
+  if (skipped.length > 0) {
+    console.log(
+      table(
+        ['SKIPPED', 'why'],
+        skipped.map((r) => [r.name, r.skipped ?? '']),
+      ),
+    )
+  }
+  progress(`done in ${Math.round((Date.now() - startedAt) / 1000)} s`)
+  write({ scenarios: results, profiles })
   return results.some((r) => r.error !== null) ? 1 : 0
 }
 

@@ -36,7 +36,7 @@ export interface FormatRange {
   readonly end: number
 }
 
-/** An ad as the filters read it: every list present, OS lower-cased, policy limits folded in. */
+/** An ad as the filters' per-ad checks read it: every list present, OS lower-cased. */
 export interface AdFacts {
   readonly record: AdRecord
   readonly ordinal: number
@@ -81,8 +81,10 @@ export interface KeyValueIndex {
  *
  * Creatives (one per ad and format) get ordinals grouped by format, each group sorted best-paying
  * first, so a format's candidates are one contiguous run of bits and a floor is a cut-off in it.
- * Every targetable dimension is a set of bitsets over those ordinals (inverted index), and the
- * per-ad facts the bitsets cannot hold (time, key-values, viewability) are typed-array columns.
+ * Dimensions most ads restrict (country, device type, categories, brand safety) and the policy
+ * rules are bitsets over those ordinals: an inverted index, one bitset per value. Dimensions few
+ * ads restrict (region, OS, site, publisher, block lists) are short per-ad lists, and what bitsets
+ * cannot hold (time, key-values, viewability, ids for bcat/badv, attribute bits) typed-array columns.
  */
 export interface CatalogIndex {
   readonly creativeCount: number
@@ -162,6 +164,10 @@ export function mediaIndex(media: AdMediaType): number {
 /** How many ads or creatives to handle between yields of a sliced build. */
 const BUILD_BATCH = 256
 
+function isBatchEnd(i: number): boolean {
+  return i % BUILD_BATCH === BUILD_BATCH - 1
+}
+
 /**
  * Builds the index in steps: a generator that yields between batches, so the caller decides whether
  * to run it to completion at once (startup) or in slices between auctions (a live catalog change).
@@ -176,15 +182,14 @@ export function* buildCatalogIndex(
   const ads: AdFacts[] = new Array(ranked.length)
   for (let a = 0; a < ranked.length; a++) {
     ads[a] = adFacts(ranked[a]!, a)
-    if (a % BUILD_BATCH === BUILD_BATCH - 1) yield
+    if (isBatchEnd(a)) yield
   }
   const layout = yield* layoutCreatives(ads, createCreative)
   const { creativeCount, adOrds } = layout
   const wordCount = wordsFor(layout.ordinalCount)
   const b = new BitsetBuilder(wordCount, adOrds)
   const dims = yield* buildDimensions(ads, b)
-  const columns = buildColumns(ads)
-  yield
+  const columns = yield* buildColumns(ads)
   const policyIndex = yield* compilePolicies(policies, ads, {
     wordCount,
     category: dims.category,
@@ -272,6 +277,7 @@ function* layoutCreatives(
 ): Generator<void, CreativeLayout> {
   const groups = new Map<number, { media: number; size: AdSize; ads: number[] }>()
   for (const ad of ads) {
+    if (isBatchEnd(ad.ordinal)) yield
     const media = mediaIndex(ad.mediaType)
     for (const size of ad.record.sizes) {
       const key = formatKey(media, size.w, size.h)
@@ -397,10 +403,12 @@ function* buildDimensions(ads: readonly AdFacts[], b: BitsetBuilder) {
     b.markIn(category, ad.record.category, a)
     for (const attr of ad.attributes) b.markIn(attribute, attr, a)
     if (ad.record.targeting.brandSafe) b.mark((brandSafe ??= b.create()), a)
-    if (a % BUILD_BATCH === BUILD_BATCH - 1) yield
+    if (isBatchEnd(a)) yield
   }
-  for (const dim of [country, pageCategory, userCategory])
+  for (const dim of [country, pageCategory, userCategory]) {
     foldOpen(dim.postings, dim.any)
+    yield
+  }
   foldOpen(deviceType, deviceTypeAny)
   return {
     country,
@@ -421,20 +429,24 @@ function foldOpen<K>(postings: Map<K, Uint32Array>, any: Uint32Array): void {
   for (const words of postings.values()) orInto(words, any)
 }
 
-function valueLists(ads: readonly AdFacts[], valuesOf: (ad: AdFacts) => readonly string[]): AdValueLists {
+function* valueLists(
+  ads: readonly AdFacts[],
+  valuesOf: (ad: AdFacts) => readonly string[],
+): Generator<void, AdValueLists> {
   const ids = new Map<string, number>()
   const start = new Int32Array(ads.length + 1)
   const values: number[] = []
   for (const ad of ads) {
     start[ad.ordinal] = values.length
     for (const v of valuesOf(ad)) values.push(intern(ids, v))
+    if (isBatchEnd(ad.ordinal)) yield
   }
   start[ads.length] = values.length
   return { ids, start, values: Int32Array.from(values) }
 }
 
 /** Per ad: category and advertiser ids, attribute bits. */
-function buildIdColumns(ads: readonly AdFacts[]) {
+function* buildIdColumns(ads: readonly AdFacts[]) {
   const categoryIds = new Map<string, number>()
   const advertiserIds = new Map<string, number>()
   const adCategory = new Int32Array(ads.length)
@@ -444,6 +456,7 @@ function buildIdColumns(ads: readonly AdFacts[]) {
     adCategory[ad.ordinal] = intern(categoryIds, ad.record.category)
     adAdvertiser[ad.ordinal] = intern(advertiserIds, ad.record.advertiserDomain)
     for (const attr of ad.attributes) if (attr >= 0 && attr < 32) adAttributeMask[ad.ordinal]! |= 1 << attr
+    if (isBatchEnd(ad.ordinal)) yield
   }
   return { categoryIds, advertiserIds, adCategory, adAdvertiser, adAttributeMask }
 }
@@ -454,7 +467,7 @@ function intern(ids: Map<string, number>, value: string): number {
   return id
 }
 
-function buildColumns(ads: readonly AdFacts[]) {
+function* buildColumns(ads: readonly AdFacts[]) {
   const n = ads.length
   const flightStartMs = new Float64Array(n)
   const flightEndMs = new Float64Array(n)
@@ -468,6 +481,7 @@ function buildColumns(ads: readonly AdFacts[]) {
     flightStartMs[a] = ad.flightStartMs
     flightEndMs[a] = ad.flightEndMs
     if (Number.isFinite(ad.flightStartMs) || Number.isFinite(ad.flightEndMs)) hasFlights = true
+    if (isBatchEnd(a)) yield
     const d = ad.daypart
     if (d === null) continue
     hasDayparts = true
@@ -483,14 +497,14 @@ function buildColumns(ads: readonly AdFacts[]) {
     daypartMask,
     daypartOffsetMinutes,
     hasDaypart,
-    keyValues: buildKeyValues(ads),
-    ...buildIdColumns(ads),
-    regionLists: valueLists(ads, (ad) => ad.regions),
-    osLists: valueLists(ads, (ad) => ad.os),
-    domainLists: valueLists(ads, (ad) => ad.domains),
-    publisherLists: valueLists(ads, (ad) => ad.publishers),
-    blockedDomainLists: valueLists(ads, (ad) => ad.blockedDomains),
-    blockedPublisherLists: valueLists(ads, (ad) => ad.blockedPublishers),
+    keyValues: yield* buildKeyValues(ads),
+    ...(yield* buildIdColumns(ads)),
+    regionLists: yield* valueLists(ads, (ad) => ad.regions),
+    osLists: yield* valueLists(ads, (ad) => ad.os),
+    domainLists: yield* valueLists(ads, (ad) => ad.domains),
+    publisherLists: yield* valueLists(ads, (ad) => ad.publishers),
+    blockedDomainLists: yield* valueLists(ads, (ad) => ad.blockedDomains),
+    blockedPublisherLists: yield* valueLists(ads, (ad) => ad.blockedPublishers),
     adIsActive: Uint8Array.from(ads, (ad) => (ad.isActive ? 1 : 0)),
     hasInactiveAds: ads.some((ad) => !ad.isActive),
   }
@@ -507,7 +521,7 @@ function writeDaypartMask(d: AdDaypart, mask: Uint32Array, at: number): void {
   }
 }
 
-function buildKeyValues(ads: readonly AdFacts[]): KeyValueIndex {
+function* buildKeyValues(ads: readonly AdFacts[]): Generator<void, KeyValueIndex> {
   const keyIds = new Map<string, number>()
   const valueIds = new Map<string, number>()
   const adStart = new Int32Array(ads.length + 1)
@@ -527,6 +541,7 @@ function buildKeyValues(ads: readonly AdFacts[]): KeyValueIndex {
       }
       conValStart.push(values.length)
     }
+    if (isBatchEnd(ad.ordinal)) yield
   }
   adStart[ads.length] = conKey.length
   return {

@@ -102,7 +102,9 @@ export function* compilePolicies(
         break
       case 'min_viewability':
         hasViewabilityRules = true
-        for (const a of adsUnder(byAdvertiser, rule.advertisers).concat(adsUnder(byCategory, rule.categories))) {
+        for (const a of adsUnder(byAdvertiser, rule.advertisers).concat(
+          adsUnder(byCategory, rule.categories),
+        )) {
           if (rule.minPercent <= mvByAd[a]!) continue
           mvByAd[a] = rule.minPercent // the strictest rule over an ad decides
           mvRuleByAd[a] = rule.id
@@ -188,7 +190,8 @@ function underPriced(ads: readonly AdFacts[], rule: CompiledRule, src: ScopeSour
   return adsOf(
     ads,
     src,
-    (ad) => ad.priceCpm < rule.minCpm && (rule.categories.size === 0 || rule.categories.has(ad.record.category)),
+    (ad) =>
+      ad.priceCpm < rule.minCpm && (rule.categories.size === 0 || rule.categories.has(ad.record.category)),
   )
 }
 
@@ -209,7 +212,11 @@ function adsUnder(groups: ReadonlyMap<string, number[]>, keys: readonly string[]
 }
 
 /** The creatives of the ads filed under any of `keys`. */
-function creativesOf(src: ScopeSources, groups: ReadonlyMap<string, number[]>, keys: readonly string[]): Uint32Array {
+function creativesOf(
+  src: ScopeSources,
+  groups: ReadonlyMap<string, number[]>,
+  keys: readonly string[],
+): Uint32Array {
   const out = new Uint32Array(src.wordCount)
   for (const a of adsUnder(groups, keys)) {
     const ords = src.adOrds[a]!
@@ -267,4 +274,3 @@ function foldCategoryCountry(
   for (const c of countries) denyByCountry.set(c, denyFor(c))
   return { rules: cc.map((x) => x.rule), denyByCountry, denyOther: denyFor(null) }
 }
-

@@ -167,7 +167,7 @@ describe('bitset index and linear scan agree', () => {
       const ads = Array.from({ length: 40 + int(r, 300) }, (_, i) => randomAd(r, i))
       const catalog = HouseCatalog.build(ads, seed, { policies: randomPolicies(r) })
       const engines = [
-        new FilterEngine({ sampleEvery: 1, seed }),
+        new FilterEngine({ sampleEvery: 1, countEvery: 2, seed }),
         new FilterEngine({ order: [...AD_FILTER_NAMES].reverse() }),
         new FilterEngine({ useIndex: false, sampleEvery: 2 }),
       ]

@@ -139,7 +139,10 @@ export class BattrFilter implements AdFilter {
     for (let i = 0; i < n; i++) {
       const o = ords[i]!
       const a = creativeAd[o]!
-      if ((attributes[a]! & mask) === 0 && (this.#others.length === 0 || !includesAny(this.ix.ads[a]!.attributes, this.#others))) {
+      if (
+        (attributes[a]! & mask) === 0 &&
+        (this.#others.length === 0 || !includesAny(this.ix.ads[a]!.attributes, this.#others))
+      ) {
         ords[k++] = o
       }
     }

@@ -103,6 +103,11 @@ export function createListFilters(ix: CatalogIndex) {
     siteDomain: new AllowListFilter('site_domain', ix, ix.domainLists, (x) => x.domain),
     publisher: new AllowListFilter('publisher', ix, ix.publisherLists, (x) => x.publisherId),
     blockedDomain: new BlockListFilter('blocked_domain', ix, ix.blockedDomainLists, (x) => x.domain),
-    blockedPublisher: new BlockListFilter('blocked_publisher', ix, ix.blockedPublisherLists, (x) => x.publisherId),
+    blockedPublisher: new BlockListFilter(
+      'blocked_publisher',
+      ix,
+      ix.blockedPublisherLists,
+      (x) => x.publisherId,
+    ),
   }
 }

@@ -49,7 +49,8 @@ describe('traffic shaper', () => {
   })
 
   it('deadline feasibility: a DSP is called only when the time left covers its p90', () => {
-    const { shaper } = setUp([dspConfig('a')])
+    // random() never under the probe rate: no probe calls in this test (see the next one).
+    const { shaper } = setUp([dspConfig('a')], { random: () => 0.99 })
     shaper.beginAuction(REQUEST, 0)
     assert.equal(shaper.admit(0, 4, 0, 0), 'deadline', 'under minDspBudgetMs')
     for (let i = 0; i < 50; i++) {
@@ -60,6 +61,23 @@ describe('traffic shaper', () => {
     assert.ok(p90 >= 38 && p90 < 46, `p90 ${p90}`)
     assert.equal(shaper.admit(0, 30, 25, 100), 'deadline')
     assert.equal(shaper.admit(0, 60, 55, 100), null)
+  })
+
+  it('a small share of deadline skips goes out as probes, so a stale estimate can recover', () => {
+    let draw = 0.99
+    const { shaper } = setUp([dspConfig('a')], { random: () => draw })
+    shaper.beginAuction(REQUEST, 0)
+    for (let i = 0; i < 50; i++) {
+      assert.equal(shaper.admit(0, 80, 75, i), null)
+      shaper.onResult(0, 0, null, 60, 0, i) // a slow spell: p90 ≈ 60 ms
+    }
+    assert.equal(shaper.admit(0, 30, 25, 100), 'deadline')
+    draw = 0.001 // under explorationRate (0.02): this one is a probe
+    assert.equal(shaper.admit(0, 30, 25, 101), null)
+    // The DSP is fast again: probe answers bring the estimate down and calls resume.
+    for (let i = 0; i < 600; i++) shaper.onResult(0, 0, null, 8, 0, 200 + i * 20)
+    draw = 0.99
+    assert.equal(shaper.admit(0, 30, 25, 12_300), null, `estimate ${shaper.state(0).latencyEstimateMs}`)
   })
 
   it('a failure burst opens the breaker; it half-opens and closes on good probes', () => {

@@ -130,6 +130,8 @@ class DspShaping {
   /** null when the DSP has no QPS cap. */
   readonly bucket: TokenBucket | null
   readonly maxInFlight: number
+  /** Share of deadline-skipped calls sent anyway to refresh the latency estimate. */
+  readonly probeRate: number
   inFlight = 0
 
   constructor(
@@ -142,6 +144,7 @@ class DspShaping {
     this.breaker = new CircuitBreaker(options.breaker)
     this.throttle = new ErrorThrottle(options.throttle)
     this.value = new ValueModel(options.value, config.explorationRate ?? 0.02)
+    this.probeRate = config.explorationRate ?? 0.02
     this.bucket = config.maxQps > 0 ? new TokenBucket(config.maxQps, options.bucketBurstMs) : null
     this.maxInFlight = config.connections
   }
@@ -193,12 +196,19 @@ class Shaper implements TrafficShaper {
     this.#isExploration = false
     const ineligible = staticSkip(d.targeting, this.#profile)
     if (ineligible !== null) return ineligible
-    if (tmaxMs < this.settings.minDspBudgetMs || budgetMs < d.latency.estimateMs) return 'deadline'
+    if (tmaxMs < this.settings.minDspBudgetMs) return 'deadline'
+    if (budgetMs < d.latency.estimateMs) {
+      // A skipped DSP produces no new latency samples, so a stale high estimate (cold start, a
+      // past burst) would keep it skipped until the estimate decays away. A small share of these
+      // calls goes out anyway, as probes, so the estimate follows the DSP's latency now.
+      if (this.options.random() >= d.probeRate) return 'deadline'
+      this.#isExploration = true
+    }
     if (!d.breaker.allows(nowMs)) return 'breaker'
     if (!d.throttle.allows()) return 'error_throttle'
     const verdict = d.value.decide(this.#profile.segment, this.options.random)
     if (verdict === 'skip') return 'low_value'
-    this.#isExploration = verdict === 'explore'
+    if (verdict === 'explore') this.#isExploration = true
     if (d.inFlight >= d.maxInFlight) return 'in_flight'
     if (d.bucket !== null && !d.bucket.tryTake(nowMs)) return 'qps'
     return null

@@ -124,8 +124,9 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     isReady: () => catalog.isLoaded && !isDraining,
     isDraining: () => isDraining,
     shedder,
-    // A body that has not arrived well before the longest deadline gets its 408 before that deadline.
-    bodyTimeoutMs: Math.max(10, config.auction.maxTmaxMs - 30),
+    // Generous (3 × the longest tmax): a body this late can never be auctioned in time, and a
+    // slow client must not hold an in-flight slot; a busy loop must not turn good clients away.
+    bodyTimeoutMs: 3 * config.auction.maxTmaxMs,
     scrapeMetrics: options.scrapeMetrics ?? (() => metrics.scrape()),
     extraRoutes: (app) => {
       registerAdminRoutes(app, {

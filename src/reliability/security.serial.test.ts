@@ -79,8 +79,8 @@ describe('security: the built exchange in its own process', () => {
     t.diagnostic(
       `${times.length} normal requests: median ${median.toFixed(2)} ms, worst ${times.at(-1)!.toFixed(2)} ms (client side)`,
     )
-    // On the exchange's clock every answer within tmax (the slow bodies' 408s too: they are sent
-    // before the deadline). The client's own clock also counts this process's
+    // On the exchange's clock every answer within tmax (the slow bodies' 408s are refusals, not
+    // auctions, and are not in this histogram). The client's own clock also counts this process's
     // 200 trickling sockets, so only its median is held to a bound.
     const during = await metrics()
     const late =

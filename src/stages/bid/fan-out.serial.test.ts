@@ -288,8 +288,9 @@ describe('fan-out against misbehaving DSPs on loopback', () => {
   it('static eligibility and deadline feasibility skip a DSP before it is called, counted by reason', async () => {
     const slow = await dsp(answer.bid(1, 25))
     const german = await dsp(answer.bid(1))
+    // explorationRate 0: no probe calls (a share of deadline skips otherwise goes out as probes).
     const h = await stage([
-      { id: 'slow', endpoint: slow.url },
+      { id: 'slow', endpoint: slow.url, explorationRate: 0 },
       { id: 'german', endpoint: german.url, countries: ['DEU'] },
     ])
     for (let i = 0; i < 25; i++) await h.auction(200)

@@ -6,11 +6,14 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js'
 
 export interface NoticeDeps {
   readonly signer: NoticeSigner
-  readonly leases: Pick<LeaseManager, 'commitBilling' | 'markNotice' | 'now'>
+  readonly leases: Pick<LeaseManager, 'commitBilling' | 'countNotice' | 'now'>
   readonly metrics: Pick<PacingMetrics, 'notices' | 'forwards'>
   /** How long a notice that commits no reservation is remembered (≥ its token's lifetime). */
   readonly dedupeTtlMs: number
-  /** Calls the DSP's own URL once, in the background; resolves true when it answered 2xx/3xx. */
+  /**
+   * Calls the DSP's own URL in the background; resolves true when it answered 2xx/3xx. Called at
+   * most once per notice fleet-wide: only by the handler that counted it (see handleNotice).
+   */
   readonly forward?: (url: string) => Promise<boolean>
 }
 
@@ -19,9 +22,15 @@ const FORWARD_TIMEOUT_MS = 2_000
 /**
  * GET /notify/billing, /notify/win and /notify/loss: the signed URLs the exchange writes into its
  * responses. A valid token is counted once fleet-wide (a house ad's billing commits its reservation;
- * the rest are de-duplicated by key) and then forwarded once to the DSP's own URL. Duplicates and
+ * the rest are de-duplicated by key) and then forwarded to the DSP's own URL. Duplicates and
  * retries get the same 204 without a second count. A forged, tampered or expired token gets 403
  * and a metric, never a count; a store that cannot be reached gets 503 so the caller retries.
+ *
+ * Counting takes two steps in the store (record, then confirm), so a 503 whose write did land is
+ * not lost: its retry finds the notice recorded but unconfirmed, confirms it, and is the one that
+ * answers 'counted' and forwards. The forward is at most once per notice: exactly one handler
+ * confirms it, and it calls the DSP once without retrying; it is lost (never doubled) when the
+ * confirmation's answer is lost, the process dies before the call, or the DSP fails to answer.
  */
 export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeDeps): void {
   const forward = deps.forward ?? forwardOnce
@@ -85,7 +94,7 @@ async function count(kind: NoticeKind, c: NoticeClaims, deps: NoticeDeps): Promi
     return deps.leases.commitBilling(c)
   }
   try {
-    return (await deps.leases.markNotice(`${kind}:${c.key}`, deps.dedupeTtlMs)) ? 'counted' : 'duplicate'
+    return await deps.leases.countNotice(`${kind}:${c.key}`, deps.dedupeTtlMs)
   } catch {
     return 'store_error'
   }

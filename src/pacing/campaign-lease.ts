@@ -8,7 +8,9 @@ import { type FrequencyCap, windowIndex } from './frequency.js'
  * - 'lease': from a local lease refilled in the background, sized from the recent spend rate;
  * - 'last_mile': the campaign is nearly exhausted, so the store grants one impression's worth at
  *   a time, refilled as soon as it is used: at most one unbilled impression per instance;
- * - 'exhausted': the store has nothing left to grant (the lease in hand may still be spent).
+ * - 'exhausted': the store has nothing left that this instance could use: what remains plus what it
+ *   holds unreserved is less than one impression (the lease in hand may still be spent; a fragment
+ *   too small for one impression goes back, for an instance it completes one for).
  */
 export type LeaseMode = 'lease' | 'last_mile' | 'exhausted'
 

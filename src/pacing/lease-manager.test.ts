@@ -65,8 +65,14 @@ interface Clock {
   t: number
 }
 
-function manager(data: MemoryPacingData, clock: Clock, name: string, settings = SETTINGS) {
-  const store = switchable(createMemoryPacingStore({ data }))
+function manager(
+  data: MemoryPacingData,
+  clock: Clock,
+  name: string,
+  settings = SETTINGS,
+  wrap: (s: PacingStore) => PacingStore = (s) => s,
+) {
+  const store = switchable(wrap(createMemoryPacingStore({ data })))
   const leases = new LeaseManager({
     store,
     settings,
@@ -237,6 +243,99 @@ describe('LeaseManager', () => {
     await leases.tick() // the store reports the goal reached
     assert.equal(leases.campaign('c1')!.mode, 'exhausted')
     assert.equal(leases.canServe('c1', clock.t), false)
+  })
+
+  it('issue: a billing whose commit landed unanswered is settled by its retry, counted once', async () => {
+    const { data, clock } = await setup()
+    let loseNext = false
+    const { leases } = manager(data, clock, 'a', SETTINGS, (inner) => ({
+      ...inner,
+      async commit(r) {
+        const outcome = await inner.commit(r)
+        if (loseNext) {
+          loseNext = false
+          throw new Error('Command timed out')
+        }
+        return outcome
+      },
+    }))
+    await leases.tick()
+    const r = (await reserve(leases))!
+    leases.markWon(r, clock.t)
+    loseNext = true
+    assert.equal(await leases.commitBilling(billing(r)), 'store_error')
+    assert.equal(await leases.commitBilling(billing(r)), 'counted')
+    assert.equal(await leases.commitBilling(billing(r)), 'duplicate')
+    const lease = leases.campaign('c1')!
+    assert.deepEqual([lease.leaseMicros, lease.reservedMicros, leases.pendingReservations], [8_500, 0, 0])
+    assert.deepEqual([data.ledgers.get('c1')!.spent, data.ledgers.get('c1')!.imps], [1_500, 1])
+  })
+
+  it('issue: serves the last impression a budget can pay for (a remainder completes the lease in hand)', async () => {
+    // 5,000 micros, impressions reserved at 2,000 and billed at 1,500: three fit (4,500).
+    const { data, clock } = await setup({ lifetimeBudgetMicros: 5_000 })
+    const { leases } = manager(data, clock, 'a')
+    await leases.tick()
+    let served = 0
+    for (let i = 0; i < 6; i++) {
+      clock.t += 10
+      const r = await reserve(leases)
+      if (r === null) continue
+      served++
+      leases.markWon(r, clock.t)
+      assert.equal(await leases.commitBilling(billing(r)), 'counted')
+    }
+    const l = data.ledgers.get('c1')!
+    assert.equal(served, 3, JSON.stringify(l))
+    assert.equal(l.spent, 4_500)
+    assert.ok(l.spent + l.leased <= 5_000)
+  })
+
+  it('issue: pools the fragments of the last impression held by two instances', async () => {
+    // 4,000 micros: two impressions reserved at 2,000, billed at 1,000, leave 1,000 on each instance.
+    const { data, clock } = await setup({ lifetimeBudgetMicros: 4_000 })
+    const a = manager(data, clock, 'a').leases
+    const b = manager(data, clock, 'b').leases
+    await a.tick()
+    await b.tick()
+    for (const m of [a, b]) {
+      const r = (await reserve(m))!
+      m.markWon(r, clock.t)
+      assert.equal(await m.commitBilling(billing(r, 1_000_000)), 'counted')
+    }
+    assert.deepEqual([data.ledgers.get('c1')!.spent, data.ledgers.get('c1')!.leased], [2_000, 2_000])
+    // Neither can pay for one alone; together they can, once: a gives its fragment back, b completes.
+    assert.equal(await reserve(a), null)
+    const last = await reserve(b)
+    assert.ok(last !== null, JSON.stringify(data.ledgers.get('c1')))
+    b.markWon(last, clock.t)
+    assert.equal(await b.commitBilling(billing(last, 2_000_000)), 'counted')
+    assert.equal(await reserve(a), null)
+    assert.equal(await reserve(b), null)
+    const l = data.ledgers.get('c1')!
+    assert.ok(l.spent + l.leased <= 4_000 && l.spent === 4_000, JSON.stringify(l))
+  })
+
+  it('stop waits for an on-demand refill in flight, so its grant is returned too', async () => {
+    const { data, clock } = await setup()
+    const slow = (inner: PacingStore): PacingStore => ({
+      ...inner,
+      async lease(r) {
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        return inner.lease(r)
+      },
+    })
+    const { leases } = manager(data, clock, 'a', SETTINGS, slow)
+    await leases.tick()
+    const lease = leases.campaign('c1')!
+    assert.equal(lease.tryReserve(2_000, clock.t), false) // no lease yet: asks for a refill
+    leases.requestRefill()
+    await new Promise((resolve) => setImmediate(resolve)) // the LEASE call is out
+    leases.requestRefill() // scheduled now, runs once stop() has begun: starts nothing
+    await leases.stop()
+    await new Promise((resolve) => setTimeout(resolve, 120))
+    assert.equal(data.ledgers.get('c1')!.leased, 0)
+    assert.equal(data.leases.get('c1')?.get('a'), undefined)
   })
 
   it('two instances never commit more than the budget', async () => {

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os'
 import type { AdRecord } from '../catalog/ad.js'
 import type { PacingMetrics, PacingSkipReason, PacingStoreOp } from '../metrics/metrics.js'
-import type { CommitOutcome, LeaseReply, PacingStore } from '../store/pacing-store.js'
+import type { CommitOutcome, LeaseReply, NoticeMark, PacingStore } from '../store/pacing-store.js'
 import { type Campaign, impressionCostMicros, isLive } from './campaign.js'
 import { CampaignLease, Reservation } from './campaign-lease.js'
 import { nextPacerState } from './even-pacer.js'
@@ -67,7 +67,13 @@ export interface LeaseManagerDeps {
   readonly now?: () => number
 }
 
-export type BillingOutcome = CommitOutcome | 'store_error'
+/**
+ * What a notice handler answers: 'counted' for the one attempt that counted the notice and did its
+ * follow-up, 'duplicate' for every other attempt, 'store_error' when the store could not say (503:
+ * the caller retries, and a retry of a notice that did count is recognised and followed up once).
+ */
+export type BillingOutcome = 'counted' | 'duplicate' | 'expired' | 'store_error'
+export type NoticeOutcome = 'counted' | 'duplicate'
 
 /** A campaign's state as GET /campaigns/:id shows it. */
 export interface CampaignStatusView {
@@ -111,6 +117,8 @@ export class LeaseManager {
   #isLoaded = false
   #timer: NodeJS.Timeout | null = null
   #ticking: Promise<void> | null = null
+  /** Refills started by requestRefill (outside a tick): stop() waits for them before returning leases. */
+  readonly #onDemand = new Set<Promise<void>>()
   #isRefillScheduled = false
   #isStopped = false
 
@@ -202,9 +210,11 @@ export class LeaseManager {
     this.#isRefillScheduled = true
     setImmediate(() => {
       this.#isRefillScheduled = false
-      if (this.#ticking === null && this.#isKnown && this.#deps.store.isAvailable()) {
-        void this.#refill(this.#now(), true)
-      }
+      // Not once stopping: a grant landing after stop() returned the leases would stay out until reaped.
+      if (this.#isStopped || this.#ticking !== null || !this.#isKnown || !this.#deps.store.isAvailable())
+        return
+      const run = this.#refill(this.#now(), true).finally(() => this.#onDemand.delete(run))
+      this.#onDemand.add(run)
     })
   }
 
@@ -212,9 +222,13 @@ export class LeaseManager {
   // Notices.
 
   /**
-   * Counts a house ad's billing once, fleet-wide: the store's COMMIT decides (first time, duplicate
-   * or too late). When this instance holds the reservation it is settled at once; another instance
-   * learns it from its inbox on its next lease call. Frequency counters are incremented here.
+   * Counts a house ad's billing once, fleet-wide, in two steps. COMMIT moves the money once (first
+   * time, retry of an unconfirmed one, duplicate or too late); then the one handler whose CONFIRM
+   * succeeds does the follow-up: frequency counters, the committed-spend counter and 'counted'.
+   * So a billing whose first attempt timed out after the store applied it (503) is followed up by
+   * its retry, and two handlers racing never both follow up. When this instance holds the
+   * reservation it is settled as soon as the commit is known; another instance learns it from its
+   * inbox on its next lease call (or from the marker when the reservation expires).
    */
   async commitBilling(c: NoticeClaims): Promise<BillingOutcome> {
     const nowMs = this.#now()
@@ -239,18 +253,31 @@ export class LeaseManager {
       this.#storeError('commit')
       return 'store_error'
     }
-    if (outcome !== 'counted') return outcome
-    this.counters.committedMicros += priceMicros
+    if (outcome === 'duplicate' || outcome === 'expired') return outcome
+    // Counted, now or by an attempt that got no answer: the money has moved in the store either way.
     const isOwn = this.#generations.has(owner.instance)
     if (isOwn) this.#applyCommit(owner.seq, priceMicros, nowMs)
+    try {
+      if (!(await this.#deps.store.confirmCommit(c.campaignId, owner.instance, owner.seq))) return 'duplicate'
+    } catch {
+      this.#storeError('commit')
+      return 'store_error'
+    }
+    this.counters.committedMicros += priceMicros
     await this.#countFrequency(c, isOwn, nowMs)
     return 'counted'
   }
 
-  /** True the first time a notice key is seen (win, loss, DSP billing); throws when the store fails. */
-  async markNotice(key: string, ttlMs: number): Promise<boolean> {
+  /**
+   * Records a notice that commits no reservation (win, loss, DSP billing) once, fleet-wide:
+   * 'counted' for the one attempt that should forward it, 'duplicate' for the others, including a
+   * retry whose first attempt was confirmed. Throws when the store fails (the caller answers 503).
+   */
+  async countNotice(key: string, ttlMs: number): Promise<NoticeOutcome> {
     try {
-      return await this.#deps.store.markNotice(key, ttlMs)
+      const mark: NoticeMark = await this.#deps.store.markNotice(key, ttlMs)
+      if (mark === 'duplicate') return 'duplicate'
+      return (await this.#deps.store.confirmNotice(key)) ? 'counted' : 'duplicate'
     } catch (err) {
       this.#storeError('notice')
       throw err
@@ -280,12 +307,16 @@ export class LeaseManager {
     this.#timer.unref()
   }
 
-  /** Stops the loop and gives unspent leases back (reserved money stays until billed or reaped). */
+  /**
+   * Stops the loop and gives unspent leases back (reserved money stays until billed or reaped),
+   * after every LEASE call in flight has landed, so no grant arrives after its return.
+   */
   async stop(): Promise<void> {
     this.#isStopped = true
     if (this.#timer !== null) clearInterval(this.#timer)
     this.#timer = null
     if (this.#ticking !== null) await this.#ticking
+    await Promise.all(this.#onDemand)
     const returns: Promise<void>[] = []
     for (const lease of this.#campaigns.values()) returns.push(this.#returnAvailable(lease))
     await Promise.all(returns)
@@ -415,6 +446,8 @@ export class LeaseManager {
         wantMicros,
         wantImps,
         unitMicros: lease.unitMicros,
+        heldMicros: Math.max(0, lease.availableMicros),
+        heldImps: Math.max(0, lease.availableImps),
         liveInstances: this.#liveInstances,
         leaseFractionPpm: Math.round(this.#s.leaseFraction * 1_000_000),
         lastMileUnits: this.#s.lastMileImpressions,
@@ -428,6 +461,10 @@ export class LeaseManager {
     // A lapse while the call was out: the grant went to the old id, which the reaper will return.
     if (instance !== this.#id) return
     this.#applyLease(lease, reply, wantMicros + wantImps > 0, nowMs)
+    // Nothing left to grant and too little here to buy one impression: what this instance holds is a
+    // fragment only another instance can complete (the store grants a remainder to an instance it
+    // completes one impression for), so it goes back rather than sit here while there is demand.
+    if (reply.isExhausted && !canBuyOne(lease)) await this.#returnAvailable(lease)
   }
 
   #applyLease(lease: CampaignLease, reply: LeaseReply, wasAsked: boolean, nowMs: number): void {
@@ -595,4 +632,9 @@ export class LeaseManager {
           }
     return { campaign, ledger, local }
   }
+}
+
+/** The lease in hand pays for one more impression at the dearest price seen. */
+function canBuyOne(lease: CampaignLease): boolean {
+  return lease.availableMicros >= lease.unitMicros && lease.availableImps >= 1
 }

@@ -14,6 +14,7 @@ import {
   type CommitOutcome,
   type LeaseReply,
   type Ledger,
+  type NoticeMark,
   PacingKeys,
   type PacingStore,
   type ReapResult,
@@ -34,8 +35,8 @@ local function N(v) if v == false or v == nil or v == '' then return nil end ret
 
 /**
  * LEASE: KEYS campaign, ledger, leases, inbox; ARGV instance, nowMs, wantMicros, wantImps,
- * unitMicros, liveInstances, leaseFractionPpm, lastMileUnits, maxInbox. Same rule as computeGrant
- * in memory-pacing-store.ts.
+ * unitMicros, liveInstances, leaseFractionPpm, lastMileUnits, maxInbox, heldMicros, heldImps. Same
+ * rule as computeGrant in memory-pacing-store.ts.
  */
 export const LEASE_LUA = `${PRELUDE}
 local now = tonumber(ARGV[2])
@@ -64,7 +65,10 @@ local unit = math.max(1, tonumber(ARGV[5]))
 local n = math.max(1, tonumber(ARGV[6]))
 local ppm = tonumber(ARGV[7])
 local lastUnits = tonumber(ARGV[8])
-local exhausted = (remM ~= nil and remM < unit) or (remI ~= nil and remI < 1)
+local own = redis.call('HMGET', KEYS[3], ARGV[1] .. ':m', ARGV[1] .. ':i')
+local heldM = math.max(0, math.min(tonumber(ARGV[10]) or 0, N(own[1]) or 0))
+local heldI = math.max(0, math.min(tonumber(ARGV[11]) or 0, N(own[2]) or 0))
+local exhausted = (remM ~= nil and remM + heldM < unit) or (remI ~= nil and remI + heldI < 1)
 local lastMile = (not exhausted) and ((remM ~= nil and remM < n * lastUnits * unit) or (remI ~= nil and remI < n * lastUnits))
 local function cap(want, rem, u)
   if want <= 0 then return 0 end
@@ -97,17 +101,23 @@ return {S(gM), S(gI), flags, S(spent), S(imps), S(daySpent), S(dayImps), S(lease
 `
 
 /**
- * COMMIT: KEYS ledger, leases, reservation marker, owner's inbox; ARGV owner, seq, priceMicros,
- * expiresAtMs, nowMs, graceMs, markerTtlMs, isLeased, pushInbox. The SET NX is the exactly-once
- * decision: a duplicate finds the marker, and an expiry that got there first left 'x'.
+ * COMMIT: KEYS ledger, leases, reservation marker, owner's inbox, unconfirmed flag; ARGV owner, seq,
+ * priceMicros, expiresAtMs, nowMs, graceMs, markerTtlMs, isLeased, pushInbox. The marker is the
+ * exactly-once decision: a retry or duplicate finds it (and the flag while nobody confirmed the
+ * billing), an expiry that got there first left 'x'. The marker is read before the deadline, so a
+ * retry of a billing that did count is recognised even at the edge of its grace.
  */
 export const COMMIT_LUA = `${PRELUDE}
 local now = tonumber(ARGV[5])
-if now > tonumber(ARGV[4]) + tonumber(ARGV[6]) then return 'expired' end
-if not redis.call('SET', KEYS[3], 'c:' .. ARGV[3], 'NX', 'PX', ARGV[7]) then
-  if redis.call('GET', KEYS[3]) == 'x' then return 'expired' end
+local marker = redis.call('GET', KEYS[3])
+if marker then
+  if marker == 'x' then return 'expired' end
+  if redis.call('EXISTS', KEYS[5]) == 1 then return 'unconfirmed' end
   return 'duplicate'
 end
+if now > tonumber(ARGV[4]) + tonumber(ARGV[6]) then return 'expired' end
+redis.call('SET', KEYS[3], 'c:' .. ARGV[3], 'PX', ARGV[7])
+redis.call('SET', KEYS[5], '1', 'PX', ARGV[7])
 local day = math.floor(now / 86400000)
 local lday = N(redis.call('HGET', KEYS[1], 'day'))
 if lday == nil or day > lday then redis.call('HSET', KEYS[1], 'day', S(day), 'daySpent', '0', 'dayImps', '0') end
@@ -144,6 +154,24 @@ for i = 1, #KEYS do
   else out[i] = redis.call('GET', KEYS[i]) or 'x' end
 end
 return out
+`
+
+/**
+ * NOTICE: KEYS the notice's key; ARGV ttlMs. 'p' = recorded, not yet confirmed; '1' = confirmed
+ * (also what earlier versions wrote, which never confirmed).
+ */
+export const NOTICE_LUA = `
+if redis.call('SET', KEYS[1], 'p', 'NX', 'PX', ARGV[1]) then return 'counted' end
+if redis.call('GET', KEYS[1]) == 'p' then return 'unconfirmed' end
+return 'duplicate'
+`
+
+/** CONFIRM_NOTICE: KEYS the notice's key → 1 for the one caller that turns 'p' into '1', keeping its TTL. */
+export const CONFIRM_NOTICE_LUA = `${PRELUDE}
+if redis.call('GET', KEYS[1]) ~= 'p' then return 0 end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('SET', KEYS[1], '1', 'PX', S(ttl)) else redis.call('SET', KEYS[1], '1') end
+return 1
 `
 
 /** RETURN: KEYS ledger, leases; ARGV instance, micros, imps. Never returns more than the lease holds. */
@@ -245,6 +273,8 @@ interface PacingCommands {
   pacingHeartbeat(...args: string[]): Promise<[number, number]>
   pacingReapFind(...args: string[]): Promise<string[]>
   pacingFreqIncr(...args: string[]): Promise<number>
+  pacingNotice(...args: string[]): Promise<string>
+  pacingConfirmNotice(...args: string[]): Promise<number>
 }
 
 const SCRIPTS: Readonly<Record<keyof PacingCommands, string>> = {
@@ -256,6 +286,8 @@ const SCRIPTS: Readonly<Record<keyof PacingCommands, string>> = {
   pacingHeartbeat: HEARTBEAT_LUA,
   pacingReapFind: REAP_FIND_LUA,
   pacingFreqIncr: FREQ_INCR_LUA,
+  pacingNotice: NOTICE_LUA,
+  pacingConfirmNotice: CONFIRM_NOTICE_LUA,
 }
 
 export interface DragonflyPacingStoreOptions {
@@ -384,6 +416,8 @@ export function createDragonflyPacingStore(url: string, options: DragonflyPacing
         ms(r.leaseFractionPpm),
         ms(r.lastMileUnits),
         ms(r.maxInbox),
+        ms(r.heldMicros),
+        ms(r.heldImps),
       )
       const n = (i: number) => Number(reply[i])
       const flags = n(2)
@@ -420,11 +454,12 @@ export function createDragonflyPacingStore(url: string, options: DragonflyPacing
 
     async commit(r): Promise<CommitOutcome> {
       const outcome = await run.pacingCommit(
-        '4',
+        '5',
         PacingKeys.ledger(r.campaignId),
         PacingKeys.leases(r.campaignId),
         PacingKeys.reservation(r.campaignId, r.owner, r.seq),
         PacingKeys.inbox(r.campaignId, r.owner),
+        PacingKeys.unconfirmed(r.campaignId, r.owner, r.seq),
         r.owner,
         String(r.seq),
         ms(r.priceMicros),
@@ -436,6 +471,10 @@ export function createDragonflyPacingStore(url: string, options: DragonflyPacing
         r.owner === r.handler ? '0' : '1',
       )
       return outcome as CommitOutcome
+    },
+
+    async confirmCommit(campaignId, owner, seq) {
+      return (await client.del(PacingKeys.unconfirmed(campaignId, owner, seq))) === 1
     },
 
     async resolveExpired(r): Promise<Resolution[]> {
@@ -485,7 +524,11 @@ export function createDragonflyPacingStore(url: string, options: DragonflyPacing
     },
 
     async markNotice(key, ttlMs) {
-      return (await client.set(PacingKeys.notice(key), '1', 'PX', ttlMs, 'NX')) === 'OK'
+      return (await run.pacingNotice('1', PacingKeys.notice(key), ms(Math.max(1, ttlMs)))) as NoticeMark
+    },
+
+    async confirmNotice(key) {
+      return Number(await run.pacingConfirmNotice('1', PacingKeys.notice(key))) === 1
     },
 
     async incrementFrequency(userId, campaignId, windows, nowMs) {

@@ -75,16 +75,26 @@ export interface Grant {
 /**
  * The LEASE rule, shared with the Dragonfly script (which implements the same lines in Lua):
  * remaining = min(daily − daySpent − leased, lifetime − spent − leased), goal − imps − leasedImps.
- * Exhausted below one impression; last mile below `live × lastMileUnits` impressions (one impression
- * per grant); otherwise a grant takes at most `leaseFraction` of what remains (at least one
- * impression), so leases shrink as the budget runs out.
+ * Exhausted when what remains plus what the requester holds unreserved (at most its lease on
+ * record, `own`) is below one impression: a remainder smaller than one impression is still granted
+ * to an instance it completes one for, or the last impression of a budget or goal would never serve.
+ * Last mile below `live × lastMileUnits` impressions (one impression per grant); otherwise a grant
+ * takes at most `leaseFraction` of what remains (at least one impression), so leases shrink as the
+ * budget runs out. A grant never exceeds what remains.
  */
-export function computeGrant(limits: Limits, l: LedgerState, r: LeaseRequest): Grant & RemainingPair {
+export function computeGrant(
+  limits: Limits,
+  l: LedgerState,
+  r: LeaseRequest,
+  own: { readonly m: number; readonly i: number } | undefined,
+): Grant & RemainingPair {
   const remM = remainingMicros(limits, l)
   const remI = limits.goalImps === null ? null : Math.max(0, limits.goalImps - l.imps - l.leasedImps)
   const unit = Math.max(1, r.unitMicros)
   const n = Math.max(1, r.liveInstances)
-  const isExhausted = (remM !== null && remM < unit) || (remI !== null && remI < 1)
+  const heldM = Math.max(0, Math.min(r.heldMicros, own?.m ?? 0))
+  const heldI = Math.max(0, Math.min(r.heldImps, own?.i ?? 0))
+  const isExhausted = (remM !== null && remM + heldM < unit) || (remI !== null && remI + heldI < 1)
   const isLastMile =
     !isExhausted &&
     ((remM !== null && remM < n * r.lastMileUnits * unit) || (remI !== null && remI < n * r.lastMileUnits))
@@ -166,6 +176,12 @@ export function createMemoryPacingStore(options: { data?: MemoryPacingData } = {
     return true
   }
 
+  /** The marker's value while it lives (GET). */
+  function liveMarker(key: string, nowMs: number): string | undefined {
+    const m = data.markers.get(key)
+    return m !== undefined && m.untilMs > nowMs ? m.value : undefined
+  }
+
   function forgetExpiredMarkers(nowMs: number): void {
     for (const [key, m] of data.markers) if (m.untilMs <= nowMs) data.markers.delete(key)
   }
@@ -228,14 +244,14 @@ export function createMemoryPacingStore(options: { data?: MemoryPacingData } = {
     async lease(r): Promise<LeaseReply> {
       guard()
       const l = ledgerOf(r.campaignId, r.nowMs)
-      const g = computeGrant(limitsOf(data.campaigns.get(r.campaignId)), l, r)
-      l.leased += g.grantMicros
-      l.leasedImps += g.grantImps
       const leases = leasesOf(r.campaignId)
       const own = leases.get(r.instance) ?? { m: 0, i: 0 }
+      const g = computeGrant(limitsOf(data.campaigns.get(r.campaignId)), l, r, own)
+      l.leased += g.grantMicros
+      l.leasedImps += g.grantImps
       own.m += g.grantMicros
       own.i += g.grantImps
-      leases.set(r.instance, own)
+      if (own.m !== 0 || own.i !== 0) leases.set(r.instance, own)
       const inboxKey = `${r.campaignId}\n${r.instance}`
       const queued = data.inboxes.get(inboxKey) ?? []
       const taken = queued.splice(0, r.maxInbox)
@@ -267,11 +283,15 @@ export function createMemoryPacingStore(options: { data?: MemoryPacingData } = {
 
     async commit(r): Promise<CommitOutcome> {
       guard()
-      if (r.nowMs > r.expiresAtMs + r.graceMs) return 'expired'
-      const key = `${r.campaignId}\n${r.owner}.${r.seq}`
-      if (!setMarker(key, `c:${r.priceMicros}`, r.markerUntilMs, r.nowMs)) {
-        return data.markers.get(key)?.value === 'x' ? 'expired' : 'duplicate'
+      const key = reservationKey(r.campaignId, r.owner, r.seq)
+      const marker = liveMarker(key, r.nowMs)
+      if (marker !== undefined) {
+        if (marker === 'x') return 'expired'
+        return liveMarker(unconfirmedKey(key), r.nowMs) === undefined ? 'duplicate' : 'unconfirmed'
       }
+      if (r.nowMs > r.expiresAtMs + r.graceMs) return 'expired'
+      setMarker(key, `c:${r.priceMicros}`, r.markerUntilMs, r.nowMs)
+      setMarker(unconfirmedKey(key), '1', r.markerUntilMs, r.nowMs)
       const l = ledgerOf(r.campaignId, r.nowMs)
       l.spent += r.priceMicros
       l.imps += 1
@@ -298,11 +318,16 @@ export function createMemoryPacingStore(options: { data?: MemoryPacingData } = {
       return 'counted'
     },
 
+    async confirmCommit(campaignId, owner, seq) {
+      guard()
+      return data.markers.delete(unconfirmedKey(reservationKey(campaignId, owner, seq)))
+    },
+
     async resolveExpired(r): Promise<Resolution[]> {
       guard()
       const nowMs = r.nowMs
       return r.seqs.map((seq) => {
-        const key = `${r.campaignId}\n${r.instance}.${seq}`
+        const key = reservationKey(r.campaignId, r.instance, seq)
         if (setMarker(key, 'x', nowMs + r.markerTtlMs, nowMs)) return { seq, committedMicros: null }
         return { seq, committedMicros: markerPrice(data.markers.get(key)?.value) }
       })
@@ -347,7 +372,16 @@ export function createMemoryPacingStore(options: { data?: MemoryPacingData } = {
     async markNotice(key, ttlMs) {
       guard()
       const nowMs = Date.now()
-      return setMarker(`notice\n${key}`, '1', nowMs + ttlMs, nowMs)
+      if (setMarker(`notice\n${key}`, 'p', nowMs + ttlMs, nowMs)) return 'counted'
+      return liveMarker(`notice\n${key}`, nowMs) === 'p' ? 'unconfirmed' : 'duplicate'
+    },
+
+    async confirmNotice(key) {
+      guard()
+      const m = data.markers.get(`notice\n${key}`)
+      if (m === undefined || m.value !== 'p' || m.untilMs <= Date.now()) return false
+      m.value = '1'
+      return true
     },
 
     async incrementFrequency(userId, campaignId, windows, nowMs) {
@@ -367,6 +401,15 @@ export function createMemoryPacingStore(options: { data?: MemoryPacingData } = {
       return decodeCounters(data.frequency.get(userId) ?? [], nowMs)
     },
   }
+}
+
+function reservationKey(campaignId: string, owner: string, seq: number): string {
+  return `${campaignId}\n${owner}.${seq}`
+}
+
+/** Beside a reservation's marker until one handler confirms its billing (PacingKeys.unconfirmed). */
+function unconfirmedKey(reservationKey: string): string {
+  return `${reservationKey}\nu`
 }
 
 export function parseInboxEntry(entry: string): { seq: number; priceMicros: number } {

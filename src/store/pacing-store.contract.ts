@@ -39,6 +39,8 @@ export function pacingStoreContract(
       wantMicros: 0,
       wantImps: 0,
       unitMicros: 1_000,
+      heldMicros: 0,
+      heldImps: 0,
       liveInstances: 1,
       leaseFractionPpm: 1_000_000,
       lastMileUnits: 0,
@@ -135,6 +137,7 @@ export function pacingStoreContract(
       await s!.putCampaign(campaign('c1', { lifetimeBudgetMicros: 100_000 }))
       await s!.lease(leaseReq('c1', { wantMicros: 10_000, wantImps: 10 }))
       assert.equal(await s!.commit(commitReq('c1', { seq: 7, priceMicros: 2_000 })), 'counted')
+      assert.equal(await s!.confirmCommit('c1', 'i1', 7), true)
       assert.equal(await s!.commit(commitReq('c1', { seq: 7, priceMicros: 2_000 })), 'duplicate')
       assert.equal(await s!.commit(commitReq('c1', { seq: 8, nowMs: T0 + 62_000 })), 'expired')
       const l = await s!.ledger('c1', T0)
@@ -144,11 +147,81 @@ export function pacingStoreContract(
       )
     })
 
+    it('issue: a retry of a billing that counted without an answer is recognised, followed up once', async () => {
+      const [a, b] = await open(2)
+      await a!.putCampaign(campaign('c1', { lifetimeBudgetMicros: 100_000 }))
+      await a!.lease(leaseReq('c1', { wantMicros: 10_000, wantImps: 10 }))
+      // The first attempt (on i2) counted, but its answer never arrived: nobody confirmed it.
+      const first = commitReq('c1', { seq: 4, handler: 'i2', priceMicros: 1_200 })
+      assert.equal(await b!.commit(first), 'counted')
+      // Its retries, on any instance and even at the edge of the grace, find it counted and unconfirmed.
+      assert.equal(await a!.commit(commitReq('c1', { seq: 4, priceMicros: 1_200 })), 'unconfirmed')
+      assert.equal(await b!.commit({ ...first, nowMs: T0 + 60_900 }), 'unconfirmed')
+      // Exactly one handler gets the follow-up.
+      const claims = await Promise.all([a!.confirmCommit('c1', 'i1', 4), b!.confirmCommit('c1', 'i1', 4)])
+      assert.deepEqual(claims.sort(), [false, true])
+      assert.equal(await a!.confirmCommit('c1', 'i1', 4), false)
+      assert.equal(await b!.commit(first), 'duplicate')
+      // The money moved once, and the owner heard of it once.
+      const l = await a!.ledger('c1', T0)
+      assert.deepEqual([l.spentMicros, l.imps, l.leasedMicros, l.leasedImps], [1_200, 1, 8_800, 9])
+      assert.deepEqual((await a!.lease(leaseReq('c1'))).inbox, [{ seq: 4, priceMicros: 1_200 }])
+      const res = await a!.resolveExpired({
+        instance: 'i1',
+        campaignId: 'c1',
+        seqs: [4],
+        nowMs: T0,
+        markerTtlMs: 60_000,
+      })
+      assert.deepEqual(res, [{ seq: 4, committedMicros: 1_200 }])
+    })
+
+    it('issue: the last impression of a goal goes to the instance holding the rest of it', async () => {
+      const [s] = await open(1)
+      await s!.putCampaign(campaign('c1', { impressionGoal: 2, lifetimeBudgetMicros: 100_000 }))
+      const a = await s!.lease(leaseReq('c1', { wantMicros: 1_000, wantImps: 2 }))
+      assert.deepEqual([a.grantMicros, a.grantImps], [1_000, 2])
+      assert.equal(await s!.commit(commitReq('c1', { seq: 1, priceMicros: 1_000 })), 'counted')
+      // i1 holds the goal's last impression but no money for it; the goal has nothing left to grant.
+      const more = await s!.lease(leaseReq('c1', { wantMicros: 1_000, heldMicros: 0, heldImps: 1 }))
+      assert.deepEqual([more.grantMicros, more.grantImps, more.isExhausted], [1_000, 0, false])
+      assert.equal(more.ledger.remainingImps, 0)
+      // Another instance holds none of it: exhausted, nothing granted.
+      const other = await s!.lease(leaseReq('c1', { instance: 'i2', wantMicros: 1_000, wantImps: 1 }))
+      assert.deepEqual([other.grantMicros, other.grantImps, other.isExhausted], [0, 0, true])
+      // What the instance says it holds counts only up to the lease on record (here 1 impression).
+      const liar = await s!.lease(leaseReq('c1', { instance: 'i2', wantMicros: 1_000, heldImps: 5 }))
+      assert.deepEqual([liar.grantMicros, liar.isExhausted], [0, true])
+    })
+
+    it('issue: the last impression of a budget: a remainder under one impression completes a held one', async () => {
+      const [s] = await open(1)
+      await s!.putCampaign(campaign('c1', { lifetimeBudgetMicros: 3_500 }))
+      const unit = { unitMicros: 2_000 }
+      await s!.lease(leaseReq('c1', { ...unit, wantMicros: 2_000, wantImps: 2 }))
+      // Billed under its maximum cost: 500 stays in i1's lease, 1,500 remain to grant.
+      assert.equal(await s!.commit(commitReq('c1', { seq: 1, priceMicros: 1_500 })), 'counted')
+      // 1,500 buys nothing for an instance holding nothing: exhausted, not granted.
+      const other = await s!.lease(
+        leaseReq('c1', { ...unit, instance: 'i2', wantMicros: 2_000, wantImps: 1 }),
+      )
+      assert.deepEqual([other.grantMicros, other.grantImps, other.isExhausted], [0, 0, true])
+      // With the 500 i1 holds unreserved it makes one more impression.
+      const r = await s!.lease(leaseReq('c1', { ...unit, wantMicros: 1_500, heldMicros: 500, heldImps: 1 }))
+      assert.deepEqual([r.grantMicros, r.isExhausted], [1_500, false])
+      const l = await s!.ledger('c1', T0)
+      assert.deepEqual([l.spentMicros, l.leasedMicros, l.remainingMicros], [1_500, 2_000, 0])
+      // Held but reserved (held 0) does not count: nothing left to make an impression with.
+      const reserved = await s!.lease(leaseReq('c1', { ...unit, wantMicros: 2_000, heldMicros: 0 }))
+      assert.deepEqual([reserved.grantMicros, reserved.isExhausted], [0, true])
+    })
+
     it("hands another instance's commit to the owner's inbox", async () => {
       const [a, b] = await open(2)
       await a!.putCampaign(campaign('c1', { lifetimeBudgetMicros: 100_000 }))
       await a!.lease(leaseReq('c1', { wantMicros: 10_000, wantImps: 10 }))
       assert.equal(await b!.commit(commitReq('c1', { seq: 3, handler: 'i2', priceMicros: 1_500 })), 'counted')
+      assert.equal(await b!.confirmCommit('c1', 'i1', 3), true)
       assert.equal(
         await b!.commit(commitReq('c1', { seq: 3, handler: 'i2', priceMicros: 1_500 })),
         'duplicate',
@@ -213,11 +286,16 @@ export function pacingStoreContract(
       assert.equal((await b!.heartbeat('i2', T0 + 61_000, 5_000)).wasUnknown, true)
     })
 
-    it('de-duplicates notices by key', async () => {
+    it('de-duplicates notices by key; a retry before confirmation is recognised, confirmed once', async () => {
       const [a, b] = await open(2)
-      assert.equal(await a!.markNotice('win:k1', 60_000), true)
-      assert.equal(await b!.markNotice('win:k1', 60_000), false)
-      assert.equal(await b!.markNotice('loss:k1', 60_000), true)
+      assert.equal(await a!.markNotice('win:k1', 60_000), 'counted')
+      assert.equal(await b!.markNotice('win:k1', 60_000), 'unconfirmed')
+      assert.equal(await b!.markNotice('loss:k1', 60_000), 'counted')
+      const claims = await Promise.all([a!.confirmNotice('win:k1'), b!.confirmNotice('win:k1')])
+      assert.deepEqual(claims.sort(), [false, true])
+      assert.equal(await a!.markNotice('win:k1', 60_000), 'duplicate')
+      assert.equal(await a!.confirmNotice('win:k1'), false)
+      assert.equal(await a!.confirmNotice('never-seen'), false)
     })
 
     it('counts frequency per window from the first impression, most windows at once', async () => {

@@ -41,8 +41,21 @@ export interface PacingStore {
     imps: number,
     nowMs: number,
   ): Promise<Amounts>
-  /** Counts a billing notice once: 'counted' the first time, 'duplicate' after, 'expired' when late. */
+  /**
+   * Counts a billing notice once (the reservation's marker, SET NX), and leaves its follow-up
+   * (frequency counters, local settlement, metrics) unconfirmed: 'counted' the first time;
+   * 'unconfirmed' when an earlier attempt counted it but nobody confirmed it yet (that attempt got no
+   * answer, e.g. a timeout on a paused store, and answered 503); 'duplicate' once confirmed;
+   * 'expired' when late or when the reservation expired first. The spend is moved at most once
+   * whatever the outcome: a retry never counts again.
+   */
   commit(request: CommitRequest): Promise<CommitOutcome>
+  /**
+   * Claims the follow-up of a counted billing ('counted' or 'unconfirmed' from commit): true for
+   * exactly one caller, false after. One atomic step, so two handlers racing with one notice (a
+   * retry and a duplicate, on two instances) never both follow up.
+   */
+  confirmCommit(campaignId: string, owner: string, seq: number): Promise<boolean>
   /**
    * Settles reservations that expired without a notice: each is marked expired unless a billing
    * got there first, in which case its committed price is answered. One atomic step per
@@ -57,8 +70,14 @@ export interface PacingStore {
   /** A campaign's delivery and the leases out, for GET /campaigns/:id. */
   ledger(campaignId: string, nowMs: number): Promise<LedgerView>
 
-  /** True the first time `key` is seen within `ttlMs` (win/loss/DSP billing de-duplication). */
-  markNotice(key: string, ttlMs: number): Promise<boolean>
+  /**
+   * Records a notice that commits no reservation (win/loss/DSP billing) once within `ttlMs`: 'counted'
+   * the first time, 'unconfirmed' when an earlier attempt recorded it but nobody confirmed it yet,
+   * 'duplicate' once confirmed. Same two steps as commit/confirmCommit.
+   */
+  markNotice(key: string, ttlMs: number): Promise<NoticeMark>
+  /** Claims the follow-up (the forward to the DSP) of a marked notice: true for exactly one caller. */
+  confirmNotice(key: string): Promise<boolean>
   /** One more impression for each window, each counter living `ms` from its first impression. */
   incrementFrequency(
     userId: string,
@@ -90,6 +109,13 @@ export interface LeaseRequest {
   readonly wantImps: number
   /** One impression at the dearest price seen: a grant below it buys nothing. */
   readonly unitMicros: number
+  /**
+   * What the instance holds of its lease and has not reserved: with what remains it may make up one
+   * more impression, so the campaign is exhausted for this instance only when both together fall
+   * short (counted at most up to the lease the store has on record for it).
+   */
+  readonly heldMicros: number
+  readonly heldImps: number
   readonly liveInstances: number
   /** Most of the remaining budget one grant may take, in millionths (shrinks leases near the end). */
   readonly leaseFractionPpm: number
@@ -104,7 +130,7 @@ export interface LeaseReply {
   readonly grantImps: number
   /** Nearly exhausted: the grant was at most one impression. */
   readonly isLastMile: boolean
-  /** Less than one impression is left to grant. */
+  /** Less than one impression is left to this instance: what remains plus what it holds unreserved. */
   readonly isExhausted: boolean
   readonly ledger: Ledger
   /** Commits of this instance's reservations made by other instances. */
@@ -149,7 +175,9 @@ export interface CommitRequest {
   readonly markerUntilMs: number
 }
 
-export type CommitOutcome = 'counted' | 'duplicate' | 'expired'
+export type CommitOutcome = 'counted' | 'unconfirmed' | 'duplicate' | 'expired'
+
+export type NoticeMark = 'counted' | 'unconfirmed' | 'duplicate'
 
 export interface ResolveRequest {
   readonly instance: string
@@ -198,7 +226,16 @@ export const PacingKeys = {
   inbox: (id: string, instance: string) => `ad:campaign:{c:${id}}:inbox:${instance}`,
   /** String: `c:<priceMicros>` once billed, `x` once expired; SET NX decides which came first. */
   reservation: (id: string, instance: string, seq: number) => `ad:notice:{c:${id}}:${instance}.${seq}`,
-  /** String: de-duplication of a notice that commits no reservation (DSP win/billing/loss). */
+  /**
+   * String, present from a billing's commit until one handler confirms it (DEL answers 1 once):
+   * its follow-up is still to do. Absent beside a `c:` marker = confirmed (or counted by a version
+   * that did not confirm).
+   */
+  unconfirmed: (id: string, instance: string, seq: number) => `ad:notice:{c:${id}}:${instance}.${seq}:u`,
+  /**
+   * String: de-duplication of a notice that commits no reservation (DSP win/billing/loss): `p` from
+   * the first attempt until one handler confirms it, then `1`.
+   */
   notice: (key: string) => `ad:notice:${key}`,
   /** Hash: `<w>/<campaignId>` = `<count>:<expiresAtMs>`; the key lives as long as its longest window. */
   frequency: (userId: string) => `ad:fc:{u:${userId}}`,

@@ -16,6 +16,7 @@ import { type PacingRuntime, startPacing } from './pacing/start-pacing.js'
 import { closeDspPools, createDspEndpoints, warmDspPools } from './stages/bid/dsp-endpoints.js'
 import type { FactsSource } from './stages/decorate/decorate-stage.js'
 import { createDecorator } from './stages/decorate/decoration-cache.js'
+import { createAdExplainer } from './stages/filter/explain-request.js'
 import { createStore } from './store/create-store.js'
 import type { PacingStore } from './store/pacing-store.js'
 import type { ExchangeStore } from './store/store.js'
@@ -76,7 +77,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     )
   if (options.seed !== null && isStoreUp) await writeSeed(store, options.seed)
   const catalog = new CatalogHolder()
-  const catalogSync = createCatalogSync(store, catalog, log)
+  const catalogSync = createCatalogSync(store, catalog, log, { policies: options.seed?.policies ?? [] })
   await catalogSync.start()
   const storeUpTimer = setInterval(() => metrics.storeUp.set(store.isAvailable() ? 1 : 0), 1_000)
   storeUpTimer.unref()
@@ -135,6 +136,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
         catalog,
         refreshCatalog: catalogSync.refresh,
         countAuth,
+        explainAd: createAdExplainer({ catalog, facts, currency: config.auction.currency }),
       })
       registerNoticeRoutes(app, pacing.notices)
       registerCampaignRoutes(app, {

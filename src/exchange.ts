@@ -7,11 +7,12 @@ import { auctionBudgetMs, Deadline } from './pipeline/deadline.js'
 import { runPipeline } from './pipeline/run-pipeline.js'
 import type { Stage } from './pipeline/stage.js'
 import { createAuctionStage } from './stages/auction/auction-stage.js'
-import { buildBidResponse } from './stages/auction/build-response.js'
+import { buildBidResponse, buildNoBidResponse } from './stages/auction/build-response.js'
 import { createBidStage } from './stages/bid/bid-stage.js'
 import type { DspEndpoint } from './stages/bid/dsp-endpoints.js'
 import { createDecorateStage, type FactsSource } from './stages/decorate/decorate-stage.js'
-import { createFilterStage } from './stages/filter/filter-stage.js'
+import { wantsExplanation } from './stages/filter/explain.js'
+import { createFilterStage, debugResponseExt } from './stages/filter/filter-stage.js'
 import { createPaceStage, type PacingHooks, settleReservations } from './stages/pace/pace-stage.js'
 import { parseBidRequest } from './stages/validate/validate-request.js'
 
@@ -71,7 +72,7 @@ export function createExchange(deps: ExchangeDeps): Exchange {
   bidStage.shaper.setInstanceCount(config.workers)
   const stages: Stage[] = [
     createDecorateStage(deps.facts, auction.currency),
-    createFilterStage(deps.catalog),
+    createFilterStage(deps.catalog, { metrics }),
     ...(pacing === null ? [] : [createPaceStage({ leases: pacing.leases })]),
     bidStage,
     createAuctionStage({
@@ -111,7 +112,13 @@ export function createExchange(deps: ExchangeDeps): Exchange {
       // Inside the try: a DSP bid that cannot be serialised (e.g. absurdly nested ext) is a bug
       // to log and a no-bid to answer, never an unhandled rejection.
       if (result === undefined)
-        response = buildBidResponse(ctx, auction.currency, nextId(), pacing?.rewriteNotices)
+        response = buildBidResponse(
+          ctx,
+          auction.currency,
+          nextId(),
+          pacing?.rewriteNotices,
+          wantsExplanation(request) ? debugResponseExt(ctx) : undefined,
+        )
     } catch (err) {
       // A bug, not an expected outcome: log it, answer no-bid, keep serving. Won reservations
       // whose answer never went out expire unbilled.
@@ -122,7 +129,13 @@ export function createExchange(deps: ExchangeDeps): Exchange {
     }
     if (result !== undefined) {
       metrics.noBids.get(result)?.inc()
-      return NO_BID_ANSWER
+      // Debug auctions (test: 1, ext.debug) get a 200 with nbr and the explanation, not a bare 204.
+      if (!wantsExplanation(request)) return NO_BID_ANSWER
+      return {
+        status: 200,
+        body: buildNoBidResponse(request.id, result, debugResponseExt(ctx)),
+        outcome: 'no_bid',
+      }
     }
     return { status: 200, body: response, outcome: 'bid' }
   }

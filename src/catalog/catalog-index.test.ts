@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { testAd } from '../stages/filter/filter-fixtures.js'
 import { hasBit, popcount32 } from './bitset.js'
-import { formatKey } from './catalog-index.js'
+import { formatKey, RESTRICTION } from './catalog-index.js'
 import { HouseCatalog } from './house-catalog.js'
 
 const ads = [
@@ -81,6 +81,73 @@ describe('catalog index', () => {
     )
     assert.deepEqual(sliced.index.blockedDomainLists, atOnce.index.blockedDomainLists)
     assert.deepEqual(sliced.index.country.any, atOnce.index.country.any)
+  })
+
+  it("adOrdStart lists each ad's creatives in byRank", () => {
+    const ofAd = (a: number) =>
+      Array.from(ix.byRank.subarray(ix.adOrdStart[a]!, ix.adOrdStart[a + 1]!), (o) => ix.creatives[o]!.w)
+    assert.deepEqual(
+      ix.ads.map((ad, a) => `${ad.record.id}:${ofAd(a).join(',')}`),
+      ['c:728', 'a:300', 'b:728,300', 'v:640'],
+    )
+  })
+
+  it('marks the restrictions each ad carries, and the creatives of inactive ads', () => {
+    const built = HouseCatalog.build(
+      [
+        testAd('open'),
+        testAd('picky', {
+          status: 'paused',
+          targeting: {
+            regions: ['USA-CA'],
+            blockedPublishers: ['p'],
+            keyValues: { s: ['x'] },
+            attributes: [3],
+          },
+        }),
+      ],
+      1,
+    ).index
+    const byId = (id: string) => built.adRestrictions[built.ads.findIndex((a) => a.record.id === id)]
+    assert.equal(byId('open'), 0)
+    assert.equal(
+      byId('picky'),
+      RESTRICTION.region | RESTRICTION.blockedPublishers | RESTRICTION.keyValues | RESTRICTION.attributes,
+    )
+    const inactive = built.creatives.filter((_, o) => hasBit(built.inactive!, o)).map((c) => c!.ad.id)
+    assert.deepEqual(inactive, ['picky'])
+    assert.equal(ix.inactive, null, 'none when every ad is active')
+  })
+
+  it('policy keys that deny the same ads share one bitset; min_viewability limits become levels', () => {
+    const built = HouseCatalog.build(
+      [
+        testAd('cheap', { cpmMicros: 500_000, advertiserDomain: 'a.example' }),
+        testAd('dear', { cpmMicros: 5_000_000, advertiserDomain: 'b.example' }),
+      ],
+      1,
+      {
+        policies: [
+          {
+            kind: 'domain_min_cpm',
+            id: 'd1',
+            domains: ['x.example', 'y.example'],
+            categories: [],
+            minCpmMicros: 1_000_000,
+          },
+          { kind: 'min_viewability', id: 'v1', advertisers: ['a.example'], categories: [], minPercent: 40 },
+          { kind: 'min_viewability', id: 'v2', advertisers: ['b.example'], categories: [], minPercent: 70 },
+        ],
+      },
+    ).index
+    const deny = built.policies.domainMinCpm.deny
+    assert.equal(deny.get('x.example'), deny.get('y.example'))
+    const mv = built.policies.minViewability
+    assert.deepEqual(Array.from(mv.levels), [40, 70])
+    const ids = (words: Uint32Array) =>
+      built.creatives.filter((_, o) => hasBit(words, o)).map((c) => c!.ad.id)
+    assert.deepEqual(ids(mv.atLeast[0]!).sort(), ['cheap', 'dear'])
+    assert.deepEqual(ids(mv.atLeast[1]!), ['dear'])
   })
 
   it('popcount counts set bits of any 32-bit word', () => {

@@ -81,10 +81,11 @@ export interface KeyValueIndex {
  *
  * Creatives (one per ad and format) get ordinals grouped by format, each group sorted best-paying
  * first, so a format's candidates are one contiguous run of bits and a floor is a cut-off in it.
- * Dimensions most ads restrict (country, device type, categories, brand safety) and the policy
- * rules are bitsets over those ordinals: an inverted index, one bitset per value. Dimensions few
- * ads restrict (region, OS, site, publisher, block lists) are short per-ad lists, and what bitsets
- * cannot hold (time, key-values, viewability, ids for bcat/badv, attribute bits) typed-array columns.
+ * Dimensions most ads restrict (country, device type, categories, brand safety, status) and the
+ * policy rules are bitsets over those ordinals: an inverted index, one bitset per value.
+ * Dimensions few ads restrict (region, OS, site, publisher, block lists) are short per-ad lists,
+ * and what bitsets cannot hold (time, key-values, viewability, ids for bcat/badv, attribute bits)
+ * typed-array columns.
  */
 export interface CatalogIndex {
   readonly creativeCount: number
@@ -104,6 +105,8 @@ export interface CatalogIndex {
   readonly formats: ReadonlyMap<number, FormatRange>
   /** Every ordinal, ads in rank order: the walk a scan without indexes takes. */
   readonly byRank: Int32Array
+  /** Ad `a`'s creatives are byRank[adOrdStart[a] .. adOrdStart[a + 1]). */
+  readonly adOrdStart: Int32Array
 
   readonly country: AllowDimension
   readonly pageCategory: AllowDimension
@@ -126,9 +129,17 @@ export interface CatalogIndex {
   readonly attribute: ReadonlyMap<number, Uint32Array>
   /** null when no ad is brand-safe: the filter has nothing to do. */
   readonly brandSafe: Uint32Array | null
+  /**
+   * Per ad, which kinds of restriction it carries (RESTRICTION bits): a filter that reads only
+   * one of them (an allow list, a block list, key-values, attributes) cannot reject an ad without
+   * it, so a batch of candidates none of which has it skips that filter.
+   */
+  readonly adRestrictions: Uint32Array
   /** Per ad, 1 when its status lets it serve. */
   readonly adIsActive: Uint8Array
   readonly hasInactiveAds: boolean
+  /** The creatives of paused and archived ads; null when every ad is active. */
+  readonly inactive: Uint32Array | null
 
   /** Categories and advertisers as small integers: a request's bcat/badv become lookup tables. */
   readonly categoryIds: ReadonlyMap<string, number>
@@ -209,6 +220,7 @@ export function* buildCatalogIndex(
     ads,
     formats: layout.formats,
     byRank: layout.byRank,
+    adOrdStart: layout.adOrdStart,
     ...dims,
     ...columns,
     policies: policyIndex,
@@ -266,6 +278,7 @@ interface CreativeLayout {
   readonly creativeH: Int32Array
   readonly formats: Map<number, FormatRange>
   readonly byRank: Int32Array
+  readonly adOrdStart: Int32Array
   /** Per ad, its creative ordinals (ascending). */
   readonly adOrds: readonly Int32Array[]
 }
@@ -319,8 +332,13 @@ function* layoutCreatives(
   }
   const adOrds = perAd.map((list) => Int32Array.from(list))
   const byRank = new Int32Array(creativeCount)
+  const adOrdStart = new Int32Array(ads.length + 1)
   let r = 0
-  for (const list of adOrds) for (const o of list) byRank[r++] = o
+  for (let a = 0; a < adOrds.length; a++) {
+    adOrdStart[a] = r
+    for (const o of adOrds[a]!) byRank[r++] = o
+  }
+  adOrdStart[ads.length] = r
   return {
     creativeCount,
     ordinalCount,
@@ -332,6 +350,7 @@ function* layoutCreatives(
     creativeH,
     formats,
     byRank,
+    adOrdStart,
     adOrds,
   }
 }
@@ -391,6 +410,7 @@ function* buildDimensions(ads: readonly AdFacts[], b: BitsetBuilder) {
   const category = new Map<string, Uint32Array>()
   const attribute = new Map<number, Uint32Array>()
   let brandSafe: Uint32Array | null = null
+  let inactive: Uint32Array | null = null
   for (const ad of ads) {
     const a = ad.ordinal
     b.allow(country, ad.countries, a)
@@ -403,6 +423,7 @@ function* buildDimensions(ads: readonly AdFacts[], b: BitsetBuilder) {
     b.markIn(category, ad.record.category, a)
     for (const attr of ad.attributes) b.markIn(attribute, attr, a)
     if (ad.record.targeting.brandSafe) b.mark((brandSafe ??= b.create()), a)
+    if (!ad.isActive) b.mark((inactive ??= b.create()), a)
     if (isBatchEnd(a)) yield
   }
   for (const dim of [country, pageCategory, userCategory]) {
@@ -421,6 +442,7 @@ function* buildDimensions(ads: readonly AdFacts[], b: BitsetBuilder) {
     category,
     attribute,
     brandSafe,
+    inactive,
   }
 }
 
@@ -505,9 +527,35 @@ function* buildColumns(ads: readonly AdFacts[]) {
     publisherLists: yield* valueLists(ads, (ad) => ad.publishers),
     blockedDomainLists: yield* valueLists(ads, (ad) => ad.blockedDomains),
     blockedPublisherLists: yield* valueLists(ads, (ad) => ad.blockedPublishers),
+    adRestrictions: Uint32Array.from(ads, restrictionsOf),
     adIsActive: Uint8Array.from(ads, (ad) => (ad.isActive ? 1 : 0)),
     hasInactiveAds: ads.some((ad) => !ad.isActive),
   }
+}
+
+/** Kinds of per-ad restriction, as bits of CatalogIndex.adRestrictions. */
+export const RESTRICTION = {
+  region: 1,
+  os: 2,
+  domains: 4,
+  publishers: 8,
+  blockedDomains: 16,
+  blockedPublishers: 32,
+  keyValues: 64,
+  attributes: 128,
+} as const
+
+function restrictionsOf(ad: AdFacts): number {
+  return (
+    (ad.regions.length > 0 ? RESTRICTION.region : 0) |
+    (ad.os.length > 0 ? RESTRICTION.os : 0) |
+    (ad.domains.length > 0 ? RESTRICTION.domains : 0) |
+    (ad.publishers.length > 0 ? RESTRICTION.publishers : 0) |
+    (ad.blockedDomains.length > 0 ? RESTRICTION.blockedDomains : 0) |
+    (ad.blockedPublishers.length > 0 ? RESTRICTION.blockedPublishers : 0) |
+    (ad.keyValues.length > 0 ? RESTRICTION.keyValues : 0) |
+    (ad.attributes.length > 0 ? RESTRICTION.attributes : 0)
+  )
 }
 
 function writeDaypartMask(d: AdDaypart, mask: Uint32Array, at: number): void {

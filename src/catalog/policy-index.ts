@@ -1,4 +1,4 @@
-import { orInto, setBit } from './bitset.js'
+import { orInto, popcount32, setBit } from './bitset.js'
 import type { AdFacts } from './catalog-index.js'
 import type { PolicyRule } from './policy-rule.js'
 
@@ -40,13 +40,23 @@ export interface CompiledPolicies {
     readonly rules: readonly (readonly CompiledRule[])[]
     readonly deny: readonly (Uint32Array | null)[]
   }
-  /** min_viewability folded per ad: the strictest limit and the rule that sets it. */
+  /**
+   * min_viewability folded per ad: the strictest limit and the rule that sets it. As a bitset
+   * term: the distinct limits ascending, and per limit the creatives of the ads that need at least
+   * it (an imp of viewability v denies atLeast[j] for the first limit above v). Empty when there
+   * are more than MAX_VIEWABILITY_LEVELS distinct limits (the filter then checks each candidate).
+   */
   readonly minViewability: {
     readonly hasRules: boolean
     readonly byAd: Float64Array
     readonly ruleByAd: readonly (string | null)[]
+    readonly levels: Float64Array
+    readonly atLeast: readonly Uint32Array[]
   }
 }
+
+/** Distinct min_viewability limits kept as bitsets (one bitset per limit). */
+export const MAX_VIEWABILITY_LEVELS = 64
 
 export const PLACEMENT_KEYS = 16
 
@@ -120,8 +130,34 @@ export function* compilePolicies(
     domainMinCpm: dm.result(),
     categoryCountry: foldCategoryCountry(cc, src.wordCount),
     placementAttribute: placementResult(pa),
-    minViewability: { hasRules: hasViewabilityRules, byAd: mvByAd, ruleByAd: mvRuleByAd },
+    minViewability: {
+      hasRules: hasViewabilityRules,
+      byAd: mvByAd,
+      ruleByAd: mvRuleByAd,
+      ...(yield* viewabilityLevels(mvByAd, src)),
+    },
   }
+}
+
+/** Per distinct limit (ascending), the creatives of the ads whose limit is at least it. */
+function* viewabilityLevels(
+  byAd: Float64Array,
+  src: ScopeSources,
+): Generator<void, { levels: Float64Array; atLeast: Uint32Array[] }> {
+  const distinct = [...new Set(byAd.filter((v) => v > 0))].sort((a, b) => a - b)
+  if (distinct.length > MAX_VIEWABILITY_LEVELS) return { levels: new Float64Array(0), atLeast: [] }
+  const atLeast = distinct.map(() => new Uint32Array(src.wordCount))
+  for (let a = 0; a < byAd.length; a++) {
+    if (a % 256 === 255) yield
+    const limit = byAd[a]!
+    if (limit <= 0) continue
+    const ords = src.adOrds[a]!
+    // An ad with limit L is denied wherever v < L: in every level's set up to its own.
+    for (let j = 0; j < distinct.length && distinct[j]! <= limit; j++) {
+      for (let i = 0; i < ords.length; i++) setBit(atLeast[j]!, ords[i]!)
+    }
+  }
+  return { levels: Float64Array.from(distinct), atLeast }
 }
 
 function compileRule(rule: PolicyRule): CompiledRule {
@@ -171,9 +207,38 @@ class KeyedBuilder<K> {
     }
   }
 
+  /**
+   * Keys whose rules deny the same ads share one bitset (every domain of a one-rule domain list,
+   * say): less memory, and requests for different keys read the same cache lines.
+   */
   result(): KeyedRules<K> {
+    const canonical = new Map<string, Uint32Array>()
+    for (const [key, words] of this.deny) {
+      const digest = digestWords(words)
+      const same = canonical.get(digest)
+      if (same !== undefined && sameWords(same, words)) this.deny.set(key, same)
+      else if (same === undefined) canonical.set(digest, words)
+    }
     return { rules: this.rules, deny: this.deny }
   }
+}
+
+/** A short fingerprint of a bitset (FNV-1a over its words, with its population). */
+function digestWords(words: Uint32Array): string {
+  let h = 0x811c9dc5
+  let bits = 0
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!
+    h = Math.imul(h ^ w, 0x01000193)
+    bits += popcount32(w)
+  }
+  return `${h >>> 0}:${bits}`
+}
+
+function sameWords(a: Uint32Array, b: Uint32Array): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }
 
 function union<K>(postings: ReadonlyMap<K, Uint32Array>, keys: readonly K[], wordCount: number): Uint32Array {

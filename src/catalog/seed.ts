@@ -1,10 +1,20 @@
 import { readFileSync } from 'node:fs'
 import type { AdRecord } from './ad.js'
 import { parseAdInput } from './ad-input.js'
+import { type PolicyRule, parsePolicyRules } from './policy-rule.js'
 
-/** A seed file: house ads and the data decoration reads (users, page/domain context, publishers). */
+/**
+ * A seed file: house ads, exchange policy rules, and the data decoration reads (users, page/domain
+ * context, publishers).
+ */
 export interface Seed {
   readonly ads: readonly AdRecord[]
+  /**
+   * Exchange policy rules (policy-rule.ts), folded into every catalog this instance builds. They
+   * live with the configuration, not in the store: every instance reads the same seed file.
+   * Absent = none.
+   */
+  readonly policies?: readonly PolicyRule[]
   readonly users: Readonly<Record<string, readonly string[]>>
   readonly contexts: {
     readonly domains: Readonly<Record<string, SeedContext>>
@@ -44,10 +54,17 @@ export function parseSeed(raw: unknown, origin: string): Seed {
       if ('ad' in parsed) ads.push(parsed.ad)
       else problems.push(`ads[${i}]: ${parsed.problems.join('; ')}`)
     })
+  let policies: readonly PolicyRule[] = []
+  if (r['policies'] !== undefined) {
+    const parsed = parsePolicyRules(r['policies'])
+    if ('problems' in parsed) problems.push(...parsed.problems)
+    else policies = parsed.rules
+  }
   if (problems.length > 0) throw new Error(`${origin}: invalid seed:\n  - ${problems.join('\n  - ')}`)
   const contexts = (r['contexts'] ?? {}) as Record<string, Record<string, SeedContext>>
   return {
     ads,
+    policies,
     users: (r['users'] ?? {}) as Record<string, string[]>,
     contexts: { domains: contexts['domains'] ?? {}, pages: contexts['pages'] ?? {} },
     publishers: (r['publishers'] ?? {}) as Record<string, SeedPublisher>,

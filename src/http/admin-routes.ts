@@ -23,6 +23,11 @@ export interface AdminDeps {
   readonly refreshCatalog: () => Promise<void>
   /** Counts admin authorization decisions. */
   readonly countAuth?: (result: AdminAuthResult) => void
+  /**
+   * POST /ads/:id/explain: which filter rejects ad `id` on each imp of the posted bid request
+   * (stages/filter/explain-request.ts). Absent = the route answers 404.
+   */
+  readonly explainAd?: (adId: string, request: unknown) => Promise<[number, unknown]>
 }
 
 const MAX_ADMIN_BODY_BYTES = 64 * 1024
@@ -39,6 +44,8 @@ export function registerAdminRoutes(app: TemplatedApp, deps: AdminDeps): void {
   app.post('/ads', guard(postAd))
   app.post('/ads/user_preferences', guard(postUserPreferences))
   app.get('/ads/user_preferences/:userId', guard(getUserAds))
+  app.post('/ads/:id/explain', guard(postExplain))
+  app.get('/policies', guard(getPolicies))
   app.get('/ads/:id', guard(getAd))
   app.del('/ads/:id', guard(deleteAd))
 }
@@ -155,4 +162,23 @@ function getUserAds(res: HttpResponse, req: HttpRequest, deps: AdminDeps): void 
       return [200, { userId, categories, ads }]
     }),
   )
+}
+
+/** Explains one ad against a posted bid request: the first filter (and every one) rejecting it per imp. */
+function postExplain(res: HttpResponse, req: HttpRequest, deps: AdminDeps): void {
+  const id = req.getParameter(0) ?? ''
+  const explain = deps.explainAd
+  if (explain === undefined) return writeJson(res, 404, errorBody('not_found', 'explain is not available'))
+  withJsonBody(res, (body) => explain(id, body))
+}
+
+/** The exchange policy rules in force (from the seed), as the catalog folded them in. */
+function getPolicies(res: HttpResponse, _req: HttpRequest, deps: AdminDeps): void {
+  const catalog = deps.catalog.current
+  const policies = catalog.policies.map((rule) =>
+    rule.kind === 'domain_min_cpm'
+      ? { ...rule, minCpmMicros: undefined, minCpm: rule.minCpmMicros / 1e6 }
+      : rule,
+  )
+  writeJson(res, 200, JSON.stringify({ catalogVersion: catalog.version, count: policies.length, policies }))
 }

@@ -120,6 +120,7 @@ export class ExchangeMetrics {
   readonly workers: Gauge
   /** Ad candidates each filter dropped first; request filters count the auctions they ended. */
   readonly filterRejections: Readonly<Record<FilterName, CounterChild>>
+  readonly #filterFlushes: (() => void)[] = []
   /** Budgets, leases, reservations, pacing and notices (src/pacing): see createPacingMetrics. */
   readonly pacing: PacingMetrics
 
@@ -217,14 +218,27 @@ export class ExchangeMetrics {
       aggregator: 'max',
       registers,
     })
+    const filterFlushes = this.#filterFlushes
     const filterRejections = new Counter({
       name: 'rtb_filter_rejections_total',
       help: 'Ad candidates dropped by each filter (the first to reject them), and auctions ended by each request filter.',
       labelNames: ['filter'],
       registers,
+      // The filter stages count into plain arrays on the request path; they are added here, at scrape.
+      collect() {
+        for (const flush of filterFlushes) flush()
+      },
     })
     this.filterRejections = resolveAll(FILTER_NAMES, (f) => filterRejections.labels(f))
     this.pacing = createPacingMetrics(registers)
+  }
+
+  /**
+   * Registers a filter stage's flush (FilterStage.flushMetrics): called whenever the rejections
+   * counter is collected, so the counts reach prom-client at scrape time, off the request path.
+   */
+  onFilterRejectionsCollect(flush: () => void): void {
+    this.#filterFlushes.push(flush)
   }
 
   /** Prometheus text exposition of everything above. */

@@ -1,16 +1,18 @@
-import type { Bid } from '../../openrtb/types.js'
+import type { Bid, NoBidReason } from '../../openrtb/types.js'
 import type { AuctionContext, ImpWinner } from '../../pipeline/auction-context.js'
 
 /**
  * The BidResponse JSON for an auction with at least one winner: `id` = request id, one seatbid per
  * seat, `cur` = the exchange currency. The winner's adm/nurl/burl/lurl get the OpenRTB auction
- * macros substituted, with the clearing price.
+ * macros substituted, with the clearing price. `ext` (debug auctions only: the filter stage's
+ * explanation) is written as the response's ext; ordinary auctions pass none.
  */
 export function buildBidResponse(
   ctx: AuctionContext,
   currency: string,
   bidId: string,
   rewriteNotices?: (ctx: AuctionContext, winner: ImpWinner, bid: Bid) => void,
+  ext?: Readonly<Record<string, unknown>>,
 ): string {
   const seats = new Map<string, Bid[]>()
   for (const winner of ctx.winners) {
@@ -25,7 +27,29 @@ export function buildBidResponse(
   }
   const seatbid: { seat: string; bid: Bid[] }[] = []
   for (const [seat, bid] of seats) seatbid.push({ seat, bid })
-  return JSON.stringify({ id: ctx.request.id, bidid: bidId, seatbid, cur: currency })
+  const id = ctx.request.id
+  return JSON.stringify(
+    ext === undefined
+      ? { id, bidid: bidId, seatbid, cur: currency }
+      : { id, bidid: bidId, seatbid, cur: currency, ext },
+  )
+}
+
+/**
+ * The answer to a debug auction (test: 1, ext.debug) that ends without a bid: instead of a bodiless
+ * 204, a 200 BidResponse with no seat bids, the OpenRTB no-bid reason (`nbr`, as 2.5 §7.2 allows)
+ * and the explanation in `ext`, so a publisher debugging an integration sees why.
+ */
+export function buildNoBidResponse(
+  requestId: string,
+  reason: NoBidReason,
+  ext: Readonly<Record<string, unknown>> | undefined,
+): string {
+  return JSON.stringify(
+    ext === undefined
+      ? { id: requestId, seatbid: [], nbr: reason }
+      : { id: requestId, seatbid: [], nbr: reason, ext },
+  )
 }
 
 function winningBid(ctx: AuctionContext, winner: ImpWinner, currency: string): Bid {

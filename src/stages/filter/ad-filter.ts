@@ -23,6 +23,12 @@ export interface AdFilter {
   readonly scope: 'request' | 'imp'
   /** Filled by `prepare` for 'term' filters: which bitsets to OR, and whether the result denies. */
   readonly term: BitsetTerm
+  /**
+   * A RESTRICTION bit (catalog-index.ts) when the filter can only reject ads that carry that kind
+   * of restriction (an allow or block list, key-values, attributes): the engine skips it for a
+   * batch of candidates none of which does. Absent: it may reject any ad.
+   */
+  readonly restriction?: number
   /** Reads the request (or imp) facts; false when the filter cannot reject anything this time. */
   prepare(x: FilterInput): boolean
   /** Keeps, in order, the candidates of ords[0..n) this filter accepts; returns how many. */
@@ -42,9 +48,14 @@ export class BitsetTerm {
     this.isDeny = isDeny
   }
 
-  /** Adds one bitset; absent postings (a value no ad targets) add nothing. */
+  /**
+   * Adds one bitset; absent postings (a value no ad targets) add nothing, and neither does one
+   * already added (a category both the user and the page have): every bitset is read on every
+   * block walked.
+   */
   add(words: Uint32Array | null | undefined): void {
     if (words === undefined || words === null) return
+    for (let i = 0; i < this.count; i++) if (this.arrays[i] === words) return
     this.arrays[this.count++] = words
   }
 }

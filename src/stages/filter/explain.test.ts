@@ -70,6 +70,22 @@ describe('explainAd', () => {
   })
 })
 
+describe('explainAd on an unbiddable imp', () => {
+  it('an imp floored in another currency (floor -1) is rejected by floor, not explained with the previous imp', () => {
+    const catalog = HouseCatalog.build([testAd('ad', { targeting: { countries: ['CAN'] } })], 1)
+    const request = testRequest({ imp: [testImp({ id: 'a' }), testImp({ id: 'b' })] })
+    const why = explainAd(catalog, 'ad', request, testSignals(), { nowMs: NOW_MS, floors: [0, -1] })
+    assert.equal(why.imps[0]!.rejectedBy, 'country')
+    assert.deepEqual(why.imps[1], {
+      impId: 'b',
+      isEligible: false,
+      isSelected: false,
+      rejectedBy: 'floor',
+      failed: [{ filter: 'floor', detail: 'bidfloorcur is not the exchange currency' }],
+    })
+  })
+})
+
 describe('wantsExplanation', () => {
   it('test: 1, ext.debug or ext.explain', () => {
     assert.equal(wantsExplanation(testRequest({ test: 1 })), true)

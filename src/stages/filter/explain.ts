@@ -22,16 +22,30 @@ export interface ImpExplanation {
   readonly impId: string
   /** The imp's best-paying candidates (floor not applied), at most the explain limit. */
   readonly candidates: readonly CandidateExplanation[]
+  /** Why no candidate was looked at, when none was (an unbiddable imp). */
+  readonly note?: string
 }
 
-/** What the filter stage did for one debug auction (request test: 1, ext.debug or ext.explain). */
+/**
+ * What the filter stage did for one debug auction (request test: 1, ext.debug or ext.explain): the
+ * BidResponse carries it as ext.explain.
+ */
 export interface FilterExplanation {
+  /** The catalog the auction read: its version (ad:catalog:version) and number of ads. */
+  readonly catalogVersion: number
+  readonly catalogAds: number
   /** The request filter that ended the auction, if one did (then no ad was looked at). */
   readonly requestRejectedBy: RequestFilterName | null
   /** The ad filters in the order they ran. */
   readonly order: readonly AdFilterName[]
+  /** The first MAX_EXPLAINED_IMPS imps. */
   readonly imps: readonly ImpExplanation[]
+  /** Imps past MAX_EXPLAINED_IMPS, not explained (the answer stays small). */
+  readonly impsNotExplained: number
 }
+
+/** Imps an explanation covers; with the per-imp candidate limit, this bounds its size. */
+export const MAX_EXPLAINED_IMPS = 16
 
 /** test: 1, or a truthy ext.debug / ext.explain, asks for an explanation in the response. */
 export function wantsExplanation(request: BidRequest): boolean {
@@ -117,6 +131,8 @@ export function explainAd(
   engine.beginRequest(catalog, request, signals, options.nowMs ?? Date.now())
   const imps = request.imp.map((imp, i) => {
     const floor = options.floors?.[i] ?? Math.max(imp.bidfloor ?? 0, signals.publisherFloorCpm)
+    // -1: the decorate stage found the imp unbiddable (floored in a currency we do not transact in).
+    if (floor < 0) return unbiddableImp(imp.id)
     const kept = engine.selectImp(i, request, floor)
     const ord = bestCreativeOf(engine, ordinal)
     const failed: { filter: AdFilterName; detail: string }[] = []
@@ -136,6 +152,17 @@ export function explainAd(
     }
   })
   return { adId, isFound: true, imps }
+}
+
+function unbiddableImp(impId: string): AdExplanation['imps'][number] {
+  const detail = 'bidfloorcur is not the exchange currency'
+  return {
+    impId,
+    isEligible: false,
+    isSelected: false,
+    rejectedBy: 'floor',
+    failed: [{ filter: 'floor', detail }],
+  }
 }
 
 /** The ad's creative at the imp's earliest format it fits; -1 when it fits none. */

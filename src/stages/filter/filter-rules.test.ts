@@ -332,3 +332,72 @@ describe('every ad filter rule kind rejects what it should, and only that', () =
     assert.match(catalog.index.creatives.find((x) => x?.ad.id === 'video')!.adm, /^<VAST version="4.0">/)
   })
 })
+
+describe('time- and imp-dependent terms', () => {
+  it('flight: one engine follows the clock across a flight start and end, both ways', () => {
+    const start = NOW_MS
+    const catalog = HouseCatalog.build(
+      [
+        testAd('flighted', { cpmMicros: 2_000_000, flight: { startMs: start, endMs: start + 1000 } }),
+        CONTROL,
+      ],
+      1,
+    )
+    const engine = new FilterEngine()
+    const at = (nowMs: number) => pick(catalog, { nowMs }, engine)
+    assert.deepEqual(at(start - 1), ['control'])
+    assert.deepEqual(at(start), ['flighted', 'control'])
+    assert.deepEqual(at(start + 999), ['flighted', 'control'])
+    assert.deepEqual(at(start + 1000), ['control'])
+    assert.deepEqual(at(start + 500), ['flighted', 'control'])
+    assert.deepEqual(at(start - 10 * DAY_MS), ['control'])
+  })
+
+  it('daypart in the user timezone: each hour of the week read from the user offset', () => {
+    // 15:30 UTC on a Wednesday: 10:30 at UTC-05:00, 16:30 at UTC+01:00.
+    const catalog = HouseCatalog.build(
+      [
+        testAd('mornings', {
+          cpmMicros: 2_000_000,
+          targeting: { daypart: { days: [], hours: [9, 10, 11], utcOffsetMinutes: 'user' } },
+        }),
+        CONTROL,
+      ],
+      1,
+    )
+    const engine = new FilterEngine()
+    const withOffset = (utcoffset: number) =>
+      pick(catalog, { request: { device: { geo: { country: 'USA', utcoffset } } } }, engine)
+    assert.deepEqual(withOffset(-300), ['mornings', 'control'])
+    assert.deepEqual(withOffset(60), ['control'])
+    assert.deepEqual(withOffset(-300), ['mornings', 'control'])
+  })
+
+  it('min_viewability: a term over levels, or a check per candidate past MAX_VIEWABILITY_LEVELS; both agree', () => {
+    const MIN_VIEWABILITY = AD_FILTER_NAMES.indexOf('min_viewability')
+    for (const levels of [5, 70]) {
+      const ads = Array.from({ length: levels }, (_, i) =>
+        testAd(`ad${i}`, { cpmMicros: 1_000_000 + i * 1000, advertiserDomain: `a${i}.example` }),
+      )
+      const policies: PolicyRule[] = ads.map((ad, i) => ({
+        kind: 'min_viewability',
+        id: `mv${i}`,
+        advertisers: [ad.advertiserDomain],
+        categories: [],
+        minPercent: 20 + (i * 70) / levels,
+      }))
+      const catalog = HouseCatalog.build(ads, 1, { policies })
+      const indexed = new FilterEngine()
+      const linear = new FilterEngine({ useIndex: false })
+      for (const viewability of [0, 25, 50, 60, 89.5, 95]) {
+        const s: Situation = { request: { imp: [imp({ ext: { viewability } })] } }
+        assert.deepEqual(
+          pick(catalog, s, indexed),
+          pick(catalog, s, linear),
+          `${levels} levels, ${viewability}`,
+        )
+      }
+      assert.equal(indexed.filters[MIN_VIEWABILITY]!.form, levels > 64 ? 'predicate' : 'term')
+    }
+  })
+})

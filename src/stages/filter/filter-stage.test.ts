@@ -4,8 +4,15 @@ import { setImmediate as nextTurn } from 'node:timers/promises'
 import { CatalogHolder, HouseCatalog } from '../../catalog/house-catalog.js'
 import { ExchangeMetrics } from '../../metrics/metrics.js'
 import { NoBidReason } from '../../openrtb/types.js'
+import { MAX_EXPLAINED_IMPS } from './explain.js'
 import { testAd, testContext, testImp, testRequest, testSignals } from './filter-fixtures.js'
-import { createFilterStage, createRequestFilterStage, filterExplanation } from './filter-stage.js'
+import { FILTER_NAMES } from './filter-names.js'
+import {
+  createFilterStage,
+  createRequestFilterStage,
+  debugResponseExt,
+  filterExplanation,
+} from './filter-stage.js'
 
 const NOW_MS = Date.UTC(2026, 5, 17, 15, 30)
 const now = () => NOW_MS
@@ -124,7 +131,7 @@ describe('filter stage', () => {
     const holder = holderWith([testAd('a')])
     const stage = createFilterStage(holder, {
       now,
-      metrics: metrics.filterRejections,
+      metrics,
       requestFilters: {
         requireSiteOrApp: true,
         requireDevice: true,
@@ -183,12 +190,35 @@ describe('filter stage', () => {
     const holder = holderWith([testAd('blocked', { category: 'IAB25', cpmMicros: 2_000_000 }), testAd('ok')])
     const stage = createFilterStage(holder, {
       now,
-      metrics: metrics.filterRejections,
+      metrics,
       engine: { countEvery: 1 },
     })
     for (let i = 0; i < 3; i++) stage.run(testContext(testRequest(), testSignals({ bcat: ['IAB25'] })))
-    stage.flushMetrics()
+    // Nothing reaches prom-client on the request path: the counts are flushed when scraped.
     assert.match(await metrics.scrape(), /rtb_filter_rejections_total\{filter="bcat"\} 3/)
+    stage.run(testContext(testRequest(), testSignals({ bcat: ['IAB25'] })))
+    assert.match(await metrics.scrape(), /rtb_filter_rejections_total\{filter="bcat"\} 4/)
+  })
+
+  it('the request path never touches prom-client: counts wait in arrays until a scrape', () => {
+    let incs = 0
+    const counting = Object.fromEntries(FILTER_NAMES.map((f) => [f, { inc: () => void incs++ }]))
+    const flushes: (() => void)[] = []
+    const sink = {
+      filterRejections: counting as never,
+      onFilterRejectionsCollect: (f: () => void) => void flushes.push(f),
+    }
+    const holder = holderWith([testAd('blocked', { category: 'IAB25', cpmMicros: 2_000_000 }), testAd('ok')])
+    const stage = createFilterStage(holder, { now, metrics: sink, engine: { countEvery: 1 } })
+    const device = testRequest().device!
+    for (let i = 0; i < 200; i++) {
+      stage.run(testContext(testRequest(), testSignals({ bcat: ['IAB25'] })))
+      stage.run(testContext(testRequest({ device: { ...device, ua: 'Googlebot/2.1' } })))
+    }
+    assert.equal(incs, 0)
+    assert.equal(flushes.length, 1, 'the stage registered its flush')
+    flushes[0]!()
+    assert.equal(incs, 2, 'one inc per filter that rejected something (bcat, request_crawler)')
   })
 })
 
@@ -232,6 +262,53 @@ describe('explain', () => {
     const plain = testContext(testRequest())
     stage.run(plain)
     assert.equal(filterExplanation(plain), undefined)
+  })
+
+  it('names the catalog; explains at most MAX_EXPLAINED_IMPS imps and counts the rest', () => {
+    const stage = createFilterStage(holder, { now, explainLimit: 2 })
+    const imps = Array.from({ length: MAX_EXPLAINED_IMPS + 3 }, (_, i) => testImp({ id: `i${i}` }))
+    const ctx = testContext(testRequest({ test: 1, imp: imps }))
+    stage.run(ctx)
+    const explanation = filterExplanation(ctx)!
+    assert.equal(explanation.catalogVersion, 1)
+    assert.equal(explanation.catalogAds, 4)
+    assert.equal(explanation.imps.length, MAX_EXPLAINED_IMPS)
+    assert.equal(explanation.impsNotExplained, 3)
+    assert.equal(ctx.houseAds.length, MAX_EXPLAINED_IMPS + 3, 'every imp still gets its house ads')
+    assert.deepEqual(debugResponseExt(ctx), { explain: explanation })
+  })
+
+  it('an unbiddable imp (floor -1) is explained as such, not with the previous imp', () => {
+    const stage = createFilterStage(holder, { now })
+    const ctx = testContext(
+      testRequest({ test: 1, imp: [testImp({ id: 'a' }), testImp({ id: 'b' })] }),
+      testSignals(),
+      [0, -1],
+    )
+    stage.run(ctx)
+    const [a, b] = filterExplanation(ctx)!.imps
+    assert.ok(a!.candidates.length > 0)
+    assert.deepEqual(b, {
+      impId: 'b',
+      candidates: [],
+      note: 'imp floored in a currency the exchange does not transact in',
+    })
+    assert.deepEqual(ctx.houseAds[1], [])
+  })
+
+  it('an empty catalog still explains a debug auction: every imp, no candidate', () => {
+    const stage = createFilterStage(new CatalogHolder(), { now })
+    const ctx = testContext(testRequest({ ext: { debug: 1 } }))
+    stage.run(ctx)
+    assert.deepEqual(filterExplanation(ctx), {
+      catalogVersion: 0,
+      catalogAds: 0,
+      requestRejectedBy: null,
+      order: [],
+      imps: [{ impId: '1', candidates: [] }],
+      impsNotExplained: 0,
+    })
+    assert.equal(debugResponseExt(testContext(testRequest())), undefined)
   })
 
   it('a request filter that ends a debug auction is what the explanation names', () => {

@@ -28,6 +28,9 @@ const DOMAINS = ['a.example', 'b.example', 'c.example', 'd.example']
 const PUBS = ['pub-1', 'pub-2', 'pub-3']
 const ADVERTISERS = ['x.example', 'y.example', 'z.example', 'w.example']
 
+/** Offsets of the clock from NOW_MS: around the random flights' ends and the dayparts' hours. */
+const CLOCK_STEPS = [-90_000, -1001, -1000, -1, 0, 999, 1000, 60_000, 3_600_000, 7_200_000, -3_600_000]
+
 type Random = () => number
 
 function int(r: Random, n: number): number {
@@ -98,6 +101,7 @@ function randomPolicies(r: Random): PolicyRule[] {
       categories: [],
       minPercent: 50,
     },
+    { kind: 'min_viewability', id: 'mv2', advertisers: [], categories: [pick(r, CATS)], minPercent: 70 },
     { kind: 'publisher_category', id: 'pc', publishers: [pick(r, PUBS)], categories: [pick(r, CATS)] },
     {
       kind: 'domain_min_cpm',
@@ -173,9 +177,12 @@ describe('bitset index and linear scan agree', () => {
       ]
       for (let a = 0; a < 40; a++) {
         const { request, signals, floors } = randomAuction(r)
+        // The clock moves back and forth across flight starts and ends and daypart hours: the
+        // index's time-dependent bitsets must follow it.
+        const nowMs = NOW_MS + pick(r, CLOCK_STEPS)
         const picks = engines.map((e) =>
           e
-            .select(catalog, request, signals, floors, NOW_MS)
+            .select(catalog, request, signals, floors, nowMs)
             .map((list) => list.map((c) => `${c.ad.id}@${c.w}x${c.h}`).join(','))
             .join(' | '),
         )

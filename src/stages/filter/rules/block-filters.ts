@@ -1,10 +1,10 @@
-import type { CatalogIndex } from '../../../catalog/catalog-index.js'
+import { type CatalogIndex, RESTRICTION } from '../../../catalog/catalog-index.js'
 import { type AdFilter, adOf, BitsetTerm, includesAny } from '../ad-filter.js'
 import type { FilterInput } from '../filter-input.js'
 
 /*
- * Blocks: the request (or the ad) names what must not meet. Brand safety is a deny term (a third
- * of ads carry the flag); the ad's own block lists are in list-filters.ts.
+ * Blocks: the request (or the ad) names what must not meet. Brand safety and status are deny terms
+ * (a bitset the catalog builds once); the ad's own block lists are in list-filters.ts.
  */
 
 /**
@@ -113,6 +113,7 @@ export class BattrFilter implements AdFilter {
   readonly form = 'predicate'
   readonly scope = 'imp'
   readonly term = new BitsetTerm()
+  readonly restriction = RESTRICTION.attributes
   #mask = 0
   /** battr values past 31 (none in AdCOM 1.0), checked against the ad's list; usually none. */
   #others: readonly number[] = NO_NUMBERS
@@ -183,16 +184,22 @@ export class BrandSafetyFilter implements AdFilter {
   }
 }
 
-/** Paused and archived ads never serve: one byte per ad. */
+/**
+ * Paused and archived ads never serve. Indexed, a deny term over a bitset the catalog builds once
+ * (the same for every request); per candidate, one byte per ad.
+ */
 export class StatusFilter implements AdFilter {
   readonly name = 'status'
-  readonly form = 'predicate'
+  readonly form = 'term'
   readonly scope = 'request'
   readonly term = new BitsetTerm()
   constructor(readonly ix: CatalogIndex) {}
 
   prepare(): boolean {
-    return this.ix.hasInactiveAds
+    if (this.ix.inactive === null) return false
+    this.term.reset(true)
+    this.term.add(this.ix.inactive)
+    return true
   }
 
   keep(ords: Int32Array, n: number): number {

@@ -1,4 +1,4 @@
-import type { CatalogIndex } from '../../../catalog/catalog-index.js'
+import { type CatalogIndex, RESTRICTION } from '../../../catalog/catalog-index.js'
 import { type AdFilter, BitsetTerm } from '../ad-filter.js'
 import type { FilterInput } from '../filter-input.js'
 
@@ -17,6 +17,7 @@ export class KeyValueFilter implements AdFilter {
   readonly form = 'predicate'
   readonly scope = 'imp'
   readonly term = new BitsetTerm()
+  readonly restriction = RESTRICTION.keyValues
   /** Per catalog key, the request's value ids: [reqStart[k], reqStart[k+1]) of reqValues. */
   readonly #reqStart: Int32Array
   readonly #reqValues: Int32Array

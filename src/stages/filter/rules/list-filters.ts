@@ -1,4 +1,4 @@
-import type { AdValueLists, CatalogIndex } from '../../../catalog/catalog-index.js'
+import { type AdValueLists, type CatalogIndex, RESTRICTION } from '../../../catalog/catalog-index.js'
 import { type AdFilter, BitsetTerm } from '../ad-filter.js'
 import type { FilterInput } from '../filter-input.js'
 import type { AdFilterName } from '../filter-names.js'
@@ -28,6 +28,7 @@ export class AllowListFilter implements AdFilter {
     readonly ix: CatalogIndex,
     private readonly lists: AdValueLists,
     private readonly keyOf: RequestKey,
+    readonly restriction: number,
   ) {}
 
   prepare(x: FilterInput): boolean {
@@ -67,6 +68,7 @@ export class BlockListFilter implements AdFilter {
     readonly ix: CatalogIndex,
     private readonly lists: AdValueLists,
     private readonly keyOf: RequestKey,
+    readonly restriction: number,
   ) {}
 
   prepare(x: FilterInput): boolean {
@@ -98,16 +100,29 @@ export function regionKey(x: FilterInput): string | null {
 
 export function createListFilters(ix: CatalogIndex) {
   return {
-    region: new AllowListFilter('region', ix, ix.regionLists, regionKey),
-    os: new AllowListFilter('os', ix, ix.osLists, (x) => x.os),
-    siteDomain: new AllowListFilter('site_domain', ix, ix.domainLists, (x) => x.domain),
-    publisher: new AllowListFilter('publisher', ix, ix.publisherLists, (x) => x.publisherId),
-    blockedDomain: new BlockListFilter('blocked_domain', ix, ix.blockedDomainLists, (x) => x.domain),
+    region: new AllowListFilter('region', ix, ix.regionLists, regionKey, RESTRICTION.region),
+    os: new AllowListFilter('os', ix, ix.osLists, (x) => x.os, RESTRICTION.os),
+    siteDomain: new AllowListFilter('site_domain', ix, ix.domainLists, (x) => x.domain, RESTRICTION.domains),
+    publisher: new AllowListFilter(
+      'publisher',
+      ix,
+      ix.publisherLists,
+      (x) => x.publisherId,
+      RESTRICTION.publishers,
+    ),
+    blockedDomain: new BlockListFilter(
+      'blocked_domain',
+      ix,
+      ix.blockedDomainLists,
+      (x) => x.domain,
+      RESTRICTION.blockedDomains,
+    ),
     blockedPublisher: new BlockListFilter(
       'blocked_publisher',
       ix,
       ix.blockedPublisherLists,
       (x) => x.publisherId,
+      RESTRICTION.blockedPublishers,
     ),
   }
 }

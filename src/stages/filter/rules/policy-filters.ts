@@ -1,6 +1,6 @@
 import type { CatalogIndex } from '../../../catalog/catalog-index.js'
 import type { CompiledRule, KeyedRules } from '../../../catalog/policy-index.js'
-import { type AdFilter, adOf, BitsetTerm } from '../ad-filter.js'
+import { type AdFilter, adOf, BitsetTerm, type FilterForm } from '../ad-filter.js'
 import type { FilterInput } from '../filter-input.js'
 
 /*
@@ -172,16 +172,32 @@ export class PlacementAttributeFilter implements AdFilter {
   }
 }
 
-/** The strictest min_viewability rule over the ad, against imp.ext.viewability. */
+/**
+ * The strictest min_viewability rule over the ad, against imp.ext.viewability. Indexed, a deny
+ * term: the catalog keeps, per distinct limit, the ads that need at least it, and the imp's
+ * viewability picks one (the first limit above it).
+ */
 export class MinViewabilityFilter implements AdFilter {
   readonly name = 'min_viewability'
-  readonly form = 'predicate'
+  readonly form: FilterForm
   readonly scope = 'imp'
   readonly term = new BitsetTerm()
-  constructor(readonly ix: CatalogIndex) {}
+  constructor(readonly ix: CatalogIndex) {
+    const mv = ix.policies.minViewability
+    this.form = mv.hasRules && mv.levels.length === 0 ? 'predicate' : 'term'
+  }
 
-  prepare(): boolean {
-    return this.ix.policies.minViewability.hasRules
+  prepare(x: FilterInput): boolean {
+    const mv = this.ix.policies.minViewability
+    if (!mv.hasRules) return false
+    if (this.form === 'predicate') return true
+    const levels = mv.levels
+    let j = 0
+    while (j < levels.length && levels[j]! <= x.viewability) j++
+    if (j === levels.length) return false // the imp is viewable enough for every rule
+    this.term.reset(true)
+    this.term.add(mv.atLeast[j])
+    return true
   }
 
   keep(ords: Int32Array, n: number, x: FilterInput): number {

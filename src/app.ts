@@ -101,7 +101,9 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
           frequencyTtlMs: config.pacing.frequencyCacheTtlMs,
           onOutcome: (outcome) => metrics.decoration[outcome].inc(),
         })
-  const dsps = createDspEndpoints(dspConfigs, (id) => metrics.dsps.get(id)!)
+  const dsps = createDspEndpoints(dspConfigs, (id) => metrics.dsps.get(id)!, {
+    transport: config.dspTransport,
+  })
   await warmDspPools(dsps)
 
   let isDraining = false

@@ -33,7 +33,17 @@ export interface DspConfig {
   readonly explorationRate?: number
   /** Idle keep-alive time when the DSP sends no `keep-alive: timeout=N` hint. Default 4000. */
   readonly keepAliveMs?: number
+  /** HTTP client for this DSP; default the top-level `dspTransport`. */
+  readonly transport?: DspTransportName
 }
+
+/**
+ * The HTTP client of the fan-out: `socket`, a purpose-built keep-alive client on net.Socket (http:
+ * endpoints; https ones use undici), or `undici`, an undici Pool.
+ */
+export const DSP_TRANSPORT_NAMES = ['socket', 'undici'] as const
+export type DspTransportName = (typeof DSP_TRANSPORT_NAMES)[number]
+export const DEFAULT_DSP_TRANSPORT: DspTransportName = 'socket'
 
 export const DSP_ADAPTER_NAMES = ['openrtb26', 'openrtb25'] as const
 export type DspAdapterName = (typeof DSP_ADAPTER_NAMES)[number]
@@ -122,6 +132,8 @@ export interface Config {
   readonly decoration: DecorationConfig
   readonly auction: AuctionConfig
   readonly dsps: readonly DspConfig[]
+  /** HTTP client for DSPs that do not name their own `transport` (DSP_TRANSPORT). */
+  readonly dspTransport: DspTransportName
   /** Path of a seed JSON file (house ads, publishers, users), resolved against the config file. */
   readonly seed: string | null
   /** Public base URL of this exchange, for notice URLs in responses. */

@@ -5,11 +5,14 @@ import { ExchangeError } from '../errors.js'
 import {
   type AuctionConfig,
   type Config,
+  DEFAULT_DSP_TRANSPORT,
   DSP_ADAPTER_NAMES,
   DSP_MEDIA_TYPES,
+  DSP_TRANSPORT_NAMES,
   type DspAdapterName,
   type DspConfig,
   type DspMediaType,
+  type DspTransportName,
   type PacingConfig,
 } from './config.js'
 
@@ -160,6 +163,12 @@ function buildConfig(raw: Raw, env: Env, baseDir: string, problems: string[]): C
     },
     auction,
     dsps,
+    dspTransport: r.oneOf(
+      env['DSP_TRANSPORT'] ?? raw['dspTransport'],
+      'dspTransport',
+      DEFAULT_DSP_TRANSPORT,
+      DSP_TRANSPORTS,
+    ) as DspTransportName,
     seed: seed === null ? null : resolve(baseDir, seed),
     publicUrl: r.str(
       env['PUBLIC_URL'] ?? raw['publicUrl'],
@@ -227,6 +236,22 @@ function readDspShaping(r: Reader, d: Raw, at: string): Partial<DspConfig> {
   if (d['keepAliveMs'] !== undefined) {
     out.keepAliveMs = r.int(d['keepAliveMs'], `${at}.keepAliveMs`, 4_000, 100, 600_000)
   }
+  if (d['transport'] !== undefined) {
+    out.transport = r.oneOf(
+      d['transport'],
+      `${at}.transport`,
+      DEFAULT_DSP_TRANSPORT,
+      DSP_TRANSPORTS,
+    ) as DspTransportName
+    // The socket transport speaks plain http; https DSPs left to the default use undici.
+    if (
+      out.transport === 'socket' &&
+      typeof d['endpoint'] === 'string' &&
+      !d['endpoint'].startsWith('http:')
+    ) {
+      r.problems.push(`${at}.transport: "socket" supports http:// endpoints only (use "undici" for https)`)
+    }
+  }
   return out
 }
 
@@ -254,6 +279,7 @@ function readPacing(r: Reader, p: Raw, env: Env): PacingConfig {
 }
 
 const DSP_ADAPTERS: ReadonlySet<string> = new Set(DSP_ADAPTER_NAMES)
+const DSP_TRANSPORTS: ReadonlySet<string> = new Set(DSP_TRANSPORT_NAMES)
 const MEDIA_TYPE_PATTERN = new RegExp(`^(${DSP_MEDIA_TYPES.join('|')})$`)
 
 /** A DSP targeting list (empty = no restriction); every entry must match `pattern`. */

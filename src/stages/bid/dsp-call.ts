@@ -1,39 +1,35 @@
 import { gunzipSync } from 'node:zlib'
-import type { Dispatcher } from 'undici'
 import type { DspFailureKind } from '../../errors.js'
 import type { DspEndpoint } from './dsp-endpoints.js'
-
-/** Preallocated abort reasons: aborting costs no stack capture. */
-export const DEADLINE_ABORT = new Error('auction deadline reached')
-const TOO_LARGE_ABORT = new Error('DSP response larger than its cap')
 
 /** What the fan-out needs to hear from a call; implemented by FanOut. */
 export interface CallOwner {
   settle(call: DspCall): void
 }
 
+/** Whatever carries a call (a connection, a transport's queue) and can stop it. */
+export interface CallCarrier {
+  /** The call was given up (deadline): stop its request. Called at most once, after it settled. */
+  abortCall(call: DspCall): void
+}
+
 /**
- * One DSP call, as an undici dispatch handler. `Pool.dispatch` with a plain handler object skips
- * the promise, the body stream and the per-call closures of `Pool.request`: the fan-out is most of
- * an exchange's CPU, so the lowest-level stable API is worth it here. The legacy handler methods
- * (onConnect/onHeaders/onData/onComplete/onError) are what undici runs natively; the newer
- * controller API is wrapped in an adapter object per call.
+ * One DSP call, as its transport sees it (transport/dsp-transport.ts). A transport attaches
+ * itself while it carries the call, then reports exactly one outcome: a complete response
+ * (`complete`) or a failure (`fail`). The fan-out's timer may give the call up first (`expire`),
+ * which settles it as a timeout and asks the carrier to abort.
  *
  * A call settles exactly once: with a body to parse (`status` 200), a no-bid (204), or a failure.
- * Connection refused, resets (before or mid-body), bodies over the DSP's cap (by content-length,
- * by bytes received, or once gunzipped) and undici's own timeouts all end as failure values.
+ * Bodies over the DSP's cap once gunzipped are `too_large`; corrupt gzip is `bad_response`.
  */
-export class DspCall implements Dispatcher.DispatchHandler {
+export class DspCall {
   status = 0
   failure: DspFailureKind | null = null
   body: string | null = null
   isSettled = false
   /** Given up late because the exchange stalled: the timeout is not held against the DSP. */
   isAbandoned = false
-  #abort: ((err?: Error) => void) | null = null
-  #chunks: Buffer[] | null = null
-  #bytes = 0
-  #gzip = false
+  #carrier: CallCarrier | null = null
 
   constructor(
     readonly owner: CallOwner,
@@ -46,61 +42,39 @@ export class DspCall implements Dispatcher.DispatchHandler {
     readonly expiresAt: number,
   ) {}
 
+  /** A transport carries the call from now on; if it was given up already, it is aborted at once. */
+  attach(carrier: CallCarrier): void {
+    this.#carrier = carrier
+    if (this.isSettled) carrier.abortCall(this)
+  }
+
   /** Time is up: stop waiting. Settles the call as a timeout if it had not settled. */
   expire(isAbandoned: boolean): void {
     if (this.isSettled) return
     this.isAbandoned = isAbandoned
     this.#finish('timeout')
-    this.#abort?.(DEADLINE_ABORT)
+    const carrier = this.#carrier
+    this.#carrier = null
+    carrier?.abortCall(this)
   }
 
-  /** A failure found before sending (the adapter could not build the request). */
+  /** The call failed (network, too large, bad framing, or our adapter before sending). */
   fail(kind: DspFailureKind): void {
-    if (!this.isSettled) this.#finish(kind)
-  }
-
-  onConnect(abort: (err?: Error) => void): void {
-    this.#abort = abort
-    if (this.isSettled) abort(DEADLINE_ABORT)
-  }
-
-  onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
-    this.status = statusCode
-    if (statusCode < 200) return true // 1xx: the real status follows
-    for (let i = 0; i < rawHeaders.length; i += 2) {
-      const name = rawHeaders[i]!
-      if (name.length === 16 && name.toString('latin1').toLowerCase() === 'content-encoding') {
-        this.#gzip = rawHeaders[i + 1]!.toString('latin1').trim().toLowerCase() === 'gzip'
-      } else if (name.length === 14 && name.toString('latin1').toLowerCase() === 'content-length') {
-        if (Number(rawHeaders[i + 1]!.toString('latin1')) > this.dsp.config.maxResponseBytes) {
-          this.#failAndAbort('too_large')
-          return false
-        }
-      }
-    }
-    return true
-  }
-
-  onData(chunk: Buffer): boolean {
-    if (this.isSettled) return false
-    if (this.status !== 200) return true // only a 200's body is read
-    this.#bytes += chunk.length
-    if (this.#bytes > this.dsp.config.maxResponseBytes) {
-      this.#failAndAbort('too_large')
-      return false
-    }
-    if (this.#chunks === null) this.#chunks = [chunk]
-    else this.#chunks.push(chunk)
-    return true
-  }
-
-  onComplete(): void {
     if (this.isSettled) return
-    if (this.status !== 200) return this.#finish(null) // 204 or a bad status: readAnswer decides
-    const chunks = this.#chunks
-    if (chunks === null) return this.#finish(null) // 200 with an empty body: bad_response there
-    let raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.#bytes)
-    if (this.#gzip) {
+    this.#carrier = null
+    this.#finish(kind)
+  }
+
+  /**
+   * A whole response. `raw` may be a view of the transport's read buffer: it is only read here,
+   * synchronously, and never kept. Only a 200's body is read; other statuses go to readAnswer as is.
+   */
+  complete(status: number, raw: Buffer | null, isGzip: boolean): void {
+    if (this.isSettled) return
+    this.#carrier = null
+    this.status = status
+    if (status !== 200 || raw === null || raw.length === 0) return this.#finish(null)
+    if (isGzip) {
       try {
         raw = gunzipSync(raw, { maxOutputLength: this.dsp.config.maxResponseBytes })
       } catch (err) {
@@ -112,33 +86,9 @@ export class DspCall implements Dispatcher.DispatchHandler {
     this.#finish(null)
   }
 
-  onError(err: Error): void {
-    if (this.isSettled) return
-    this.#finish(err === DEADLINE_ABORT ? 'timeout' : classifyError(err))
-  }
-
-  #failAndAbort(kind: DspFailureKind): void {
-    this.#finish(kind)
-    this.#abort?.(TOO_LARGE_ABORT)
-  }
-
   #finish(failure: DspFailureKind | null): void {
     this.isSettled = true
     this.failure = failure
-    this.#chunks = null
     this.owner.settle(this)
-  }
-}
-
-function classifyError(err: Error): DspFailureKind {
-  switch ((err as { code?: string }).code) {
-    case 'UND_ERR_HEADERS_TIMEOUT':
-    case 'UND_ERR_BODY_TIMEOUT':
-    case 'UND_ERR_CONNECT_TIMEOUT':
-      return 'timeout'
-    case 'UND_ERR_RES_EXCEEDED_MAX_SIZE':
-      return 'too_large'
-    default:
-      return 'network' // ECONNREFUSED, ECONNRESET, UND_ERR_SOCKET (closed mid-body), …
   }
 }

@@ -2,13 +2,23 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { configFromObject } from '../../config/load-config.js'
 import { ExchangeError } from '../../errors.js'
+import { ExchangeMetrics } from '../../metrics/metrics.js'
+import { closeDspPools, createDspEndpoints } from './dsp-endpoints.js'
 
 const DSP = { id: 'dsp-a', endpoint: 'http://127.0.0.1:9001/bid' }
 
 describe('DSP config fields for shaping and adapters', () => {
   it('an existing config reads as before: the new fields stay absent (defaults apply where used)', () => {
     const dsp = configFromObject({ dsps: [DSP] }).dsps[0]!
-    for (const field of ['adapter', 'mediaTypes', 'formats', 'countries', 'dealsOnly', 'explorationRate']) {
+    for (const field of [
+      'adapter',
+      'mediaTypes',
+      'formats',
+      'countries',
+      'dealsOnly',
+      'explorationRate',
+      'transport',
+    ]) {
       assert.equal(field in dsp, false, field)
     }
   })
@@ -60,5 +70,63 @@ describe('DSP config fields for shaping and adapters', () => {
         return true
       },
     )
+  })
+
+  it('the DSP transport: socket by default, DSP_TRANSPORT or dspTransport for all, a DSP may name its own', () => {
+    assert.equal(configFromObject({ dsps: [DSP] }).dspTransport, 'socket')
+    assert.equal(configFromObject({ dspTransport: 'undici', dsps: [DSP] }).dspTransport, 'undici')
+    assert.equal(
+      configFromObject({ dspTransport: 'undici' }, { DSP_TRANSPORT: 'socket' }).dspTransport,
+      'socket',
+    )
+    const dsp = configFromObject({ dsps: [{ ...DSP, transport: 'undici' }] }).dsps[0]!
+    assert.equal(dsp.transport, 'undici')
+  })
+
+  it('refuses an unknown transport, and the socket transport for an https DSP', () => {
+    assert.throws(
+      () =>
+        configFromObject({
+          dspTransport: 'carrier-pigeon',
+          dsps: [
+            { ...DSP, transport: 'smoke' },
+            { id: 'tls', endpoint: 'https://dsp.example/bid', transport: 'socket' },
+          ],
+        }),
+      (err: unknown) => {
+        assert.ok(err instanceof ExchangeError)
+        assert.match(err.message, /dspTransport/)
+        assert.match(err.message, /dsps\[0\]\.transport/)
+        assert.match(err.message, /dsps\[1\]\.transport: "socket" supports http:\/\/ endpoints only/)
+        return true
+      },
+    )
+  })
+
+  it('each DSP gets the transport asked for; an https DSP left to the socket default gets undici', async () => {
+    const config = configFromObject({
+      dsps: [
+        DSP,
+        { id: 'dsp-b', endpoint: 'http://127.0.0.1:9002/bid', transport: 'undici' },
+        { id: 'dsp-tls', endpoint: 'https://dsp.example/bid' },
+      ],
+    })
+    const metrics = new ExchangeMetrics(
+      config.dsps.map((d) => d.id),
+      { defaultMetrics: false },
+    )
+    const endpoints = createDspEndpoints(config.dsps, (id) => metrics.dsps.get(id)!, {
+      transport: config.dspTransport,
+    })
+    assert.deepEqual(
+      endpoints.map((e) => e.transport.name),
+      ['socket', 'undici', 'undici'],
+    )
+    const allUndici = createDspEndpoints(config.dsps, (id) => metrics.dsps.get(id)!, { transport: 'undici' })
+    assert.deepEqual(
+      allUndici.map((e) => e.transport.name),
+      ['undici', 'undici', 'undici'],
+    )
+    await closeDspPools([...endpoints, ...allUndici])
   })
 })

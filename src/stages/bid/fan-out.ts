@@ -64,7 +64,7 @@ export class FanOut implements CallOwner {
     const nowMs = performance.now()
     this.#segment = env.shaper.beginAuction(ctx.request, nowMs)
     env.bodies.begin(ctx)
-    // A call may fail synchronously inside dispatch(): the fan-out must not finish before all are sent.
+    // A call may fail synchronously inside send(): the fan-out must not finish before all are sent.
     this.#isDispatching = true
     let nextExpiry: number
     try {
@@ -97,7 +97,7 @@ export class FanOut implements CallOwner {
       if (call.expiresAt < nextExpiry) nextExpiry = call.expiresAt
       const body = bodies.bodyFor(dsp, tmaxMs)
       if (body === null) call.fail('adapter_threw')
-      else dsp.pool.dispatch({ method: 'POST', path: dsp.path, headers: dsp.headers as string[], body }, call)
+      else dsp.transport.send(body, call)
     }
     return nextExpiry
   }

@@ -32,7 +32,7 @@ export interface DspAdapter {
 
 export const NO_BIDS: readonly CandidateBid[] = Object.freeze([])
 
-/** Request headers for a DSP, as the flat [name, value, …] array undici takes, built once per DSP. */
+/** Request headers for a DSP, as a flat [name, value, …] array (both transports take it), built once per DSP. */
 export function requestHeaders(adapter: DspAdapter, gzipRequest: boolean): string[] {
   const headers = [
     'content-type',

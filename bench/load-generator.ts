@@ -79,8 +79,14 @@ export interface LoadResult {
   readonly latency: LatencySummary
   /** Latency of the 2xx answers only (a shed 503 is fast: it would flatter the served ones). */
   readonly okLatency: LatencySummary
-  /** Answers later than lateThresholdUs (null: no threshold asked). */
+  /** Answers later than lateThresholdUs (null: no threshold asked), from the scheduled time. */
   readonly late: number
+  /**
+   * Answers later than lateThresholdUs counted from when the request was written to its socket:
+   * what the server's deadline can answer for (its clock starts when the request reaches it, not
+   * when a late generator meant to send it). Equal to `late` in closed loop.
+   */
+  readonly lateAfterSend: number
   readonly lateThresholdUs: number | null
   /** Distinct bodies sent in rotation. */
   readonly bodies: number
@@ -227,6 +233,8 @@ class Connection {
   isConnected = false
   /** Latency origin of the request in flight: its scheduled time (open) or send time (closed). */
   startedAt = 0
+  /** When the request in flight was written to the socket. */
+  sentAt = 0
   state = ParseState.Head
   leftover: Buffer | null = null
   remaining = 0
@@ -249,6 +257,7 @@ class Connection {
   send(startedAt: number): void {
     this.isBusy = true
     this.startedAt = startedAt
+    this.sentAt = performance.now()
     this.run.sent++
     this.socket!.write(this.run.nextRequest())
   }
@@ -428,6 +437,7 @@ class LoadRun {
   inWindow = 0
   okInWindow = 0
   late = 0
+  lateAfterSend = 0
   errors = 0
   isFinished = false
   isStopping = false
@@ -541,6 +551,7 @@ class LoadRun {
     this.latency.record(us)
     if (isOk) this.okLatency.record(us)
     if (us > this.#lateUs) this.late++
+    if ((now - conn.sentAt) * 1000 > this.#lateUs) this.lateAfterSend++
     this.status.set(status, (this.status.get(status) ?? 0) + 1)
     if (!conn.closeAfter) this.#next(conn)
   }
@@ -640,6 +651,7 @@ class LoadRun {
       latency: this.latency.summary(),
       okLatency: this.okLatency.summary(),
       late: this.late,
+      lateAfterSend: this.lateAfterSend,
       lateThresholdUs: Number.isFinite(this.#lateUs) ? this.#lateUs : null,
       bodies: this.templates.length,
       sendLag: this.options.mode === 'open' ? this.sendLag.summary() : null,
@@ -709,7 +721,9 @@ export function formatResult(r: LoadResult): string {
     `  throughput ${r.throughput} req/s (2xx ${r.okThroughput}); ${r.responses} answers, status ${JSON.stringify(r.status)}, errors ${r.errors}, unsent ${r.unsent}, incomplete ${r.incomplete}`,
     `  latency ms: p50 ${ms(l.p50Us)}  p90 ${ms(l.p90Us)}  p99 ${ms(l.p99Us)}  p99.9 ${ms(l.p999Us)}  max ${ms(l.maxUs)}`,
   ]
-  if (r.lateThresholdUs !== null) lines.push(`  later than ${ms(r.lateThresholdUs)} ms: ${r.late}`)
+  if (r.lateThresholdUs !== null) {
+    lines.push(`  later than ${ms(r.lateThresholdUs)} ms: ${r.late} (from sending: ${r.lateAfterSend})`)
+  }
   if (r.sendLag !== null) lines.push(`  send lag ms: p50 ${ms(r.sendLag.p50Us)}  p99 ${ms(r.sendLag.p99Us)}`)
   lines.push(`  generator CPU ${r.generatorCpuUsPerResponse} µs/answer`)
   return lines.join('\n')

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 
 /** CPU time and memory of one process at one instant, from /proc (Linux only). */
 export interface ProcessSample {
@@ -72,6 +72,19 @@ export function usageBetween(before: ProcessSample, after: ProcessSample): Proce
 /** Server CPU µs per request over a window: the per-core cost that throughput figures hide. */
 export function cpuUsPerRequest(before: ProcessSample, after: ProcessSample, requests: number): number {
   return requests > 0 ? (after.cpuUs - before.cpuUs) / requests : Number.NaN
+}
+
+/** The pid of a kernel thread by name (e.g. `ksoftirqd/0`), or null. */
+export function findKernelThread(name: string): number | null {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'latin1').trim() === name) return Number(entry)
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return null
 }
 
 /** Per-core busy/total ticks from /proc/stat (busy = everything but idle and iowait). */

@@ -181,6 +181,121 @@ export function formatProfile(s: ProfileSummary): string {
   return lines.join('\n')
 }
 
+export interface StallCause {
+  readonly name: string
+  readonly stretches: number
+  readonly ms: number
+  readonly maxMs: number
+}
+
+export interface StallSummary {
+  readonly thresholdMs: number
+  /** Busy stretches (no idle sample in between) at least thresholdMs long. */
+  readonly count: number
+  readonly totalMs: number
+  readonly maxMs: number
+  /** Each stretch under the cause that ran most of it: the outermost src/ frame on the stack. */
+  readonly causes: readonly StallCause[]
+}
+
+/**
+ * What keeps the event loop busy for long stretches (a request arriving then waits): consecutive
+ * non-idle samples, each stretch put down to the outermost src/ frame on most of its samples (the
+ * entry point: a request handler, a DSP answer, a timer), else its area (GC, uWS, …). Meaningful
+ * for an open loop below saturation; in a closed loop the process is never idle.
+ */
+export function findStalls(path: string, window: ProfileWindow | null, thresholdMs = 3): StallSummary {
+  const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile & {
+    nodes: readonly (ProfileNode & { children?: readonly number[] })[]
+  }
+  const frames = new Map<number, CallFrame>()
+  const parent = new Map<number, number>()
+  for (const n of profile.nodes) {
+    frames.set(n.id, n.callFrame)
+    for (const c of n.children ?? []) parent.set(c, n.id)
+  }
+  const causeCache = new Map<number, string>()
+  const causeOf = (id: number): string => {
+    const cached = causeCache.get(id)
+    if (cached !== undefined) return cached
+    let outer: CallFrame | null = null
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const f = frames.get(at)
+      if (f?.url.includes('/dist/src/')) outer = f
+    }
+    const own = frames.get(id)
+    const name = outer !== null ? functionLabel(outer) : own === undefined ? '?' : areaOf(own)
+    causeCache.set(id, name)
+    return name
+  }
+  const inWindow = (t: number) => window === null || (t >= window.startUs && t <= window.endUs)
+  const stretches: { ms: number; cause: string }[] = []
+  let t = profile.startTime
+  let startAt = -1
+  let counts = new Map<string, number>()
+  const close = (endAt: number) => {
+    if (startAt >= 0) {
+      const ms = (endAt - startAt) / 1000
+      if (ms >= thresholdMs) {
+        const cause = [...counts].sort((a, b) => b[1] - a[1])[0]?.[0] ?? '?'
+        stretches.push({ ms, cause })
+      }
+    }
+    startAt = -1
+    counts = new Map()
+  }
+  for (let i = 0; i < profile.samples.length; i++) {
+    t += profile.timeDeltas[i] ?? 0
+    if (!inWindow(t)) {
+      close(t)
+      continue
+    }
+    const id = profile.samples[i]!
+    if (frames.get(id)?.functionName === '(idle)') {
+      close(t)
+      continue
+    }
+    if (startAt < 0) startAt = t
+    const cause = causeOf(id)
+    counts.set(cause, (counts.get(cause) ?? 0) + 1)
+  }
+  close(t)
+  const byCause = new Map<string, { stretches: number; ms: number; maxMs: number }>()
+  for (const s of stretches) {
+    const c = byCause.get(s.cause) ?? { stretches: 0, ms: 0, maxMs: 0 }
+    c.stretches++
+    c.ms += s.ms
+    c.maxMs = Math.max(c.maxMs, s.ms)
+    byCause.set(s.cause, c)
+  }
+  return {
+    thresholdMs,
+    count: stretches.length,
+    totalMs: stretches.reduce((a, s) => a + s.ms, 0),
+    maxMs: stretches.reduce((a, s) => Math.max(a, s.ms), 0),
+    causes: [...byCause]
+      .map(([name, c]) => ({ name, ...c }))
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, 15),
+  }
+}
+
+export function formatStalls(s: StallSummary, windowS: number): string {
+  if (s.count === 0)
+    return `Event-loop stretches ≥ ${s.thresholdMs} ms: none in the ${windowS.toFixed(1)} s window`
+  return [
+    `Event-loop busy stretches ≥ ${s.thresholdMs} ms over the ${windowS.toFixed(1)} s window: ${s.count}, ` +
+      `${s.totalMs.toFixed(0)} ms in all, longest ${s.maxMs.toFixed(1)} ms. By what ran most of each:`,
+    '',
+    '| entry point (outermost src/ frame) | stretches | ms | longest ms |',
+    '|---|---|---|---|',
+    ...s.causes.map(
+      (c) =>
+        `| ${c.name.replaceAll('|', '\\|')} | ${c.stretches} | ${c.ms.toFixed(0)} | ${c.maxMs.toFixed(1)} |`,
+    ),
+  ].join('\n')
+}
+
 export interface GcPauses {
   readonly kind: string
   readonly count: number

@@ -1,5 +1,4 @@
-import { execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { cpus, loadavg, release, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -12,16 +11,20 @@ import {
   type CoreSample,
   coreBusyShare,
   cpuUsPerRequest,
+  findKernelThread,
   type ProcessSample,
   readCoreSamples,
   readProcessSample,
   usageBetween,
 } from './process-stats.js'
 import {
+  findStalls,
   formatGc,
   formatProfile,
+  formatStalls,
   type GcPauses,
   type ProfileSummary,
+  type StallSummary,
   summarizeGcTrace,
   summarizeProfile,
 } from './profile.js'
@@ -106,6 +109,8 @@ interface Scenario {
   readonly saturationFrom: string | null
   /** Count answers later than this many ms (overload). */
   readonly lateMs: number | null
+  /** Connections of its own closed loop when they differ from `connections` (overload-3x). */
+  readonly closedConnections: number | null
 }
 
 const BANNER: WorkloadSpec = {
@@ -149,7 +154,7 @@ const BENCH_CONFIG: Readonly<Record<string, Record<string, unknown>>> = {
 const BENCH_DSP_SETTINGS = { connections: 128 }
 
 /** The production overload settings (config defaults): what overload-3x measures. */
-const DEFAULT_OVERLOAD = { overload: { maxInFlight: 2000, maxEventLoopLagMs: 40 } }
+const DEFAULT_OVERLOAD = { overload: { maxInFlight: 2000, maxEventLoopLagMs: 20 } }
 
 const OPEN_SHARES = [0.25, 0.5, 0.75] as const
 
@@ -165,6 +170,7 @@ function bare(name: string, about: string, mode: 'canned' | 'json', isDefault: b
     loads: OPEN_SHARES,
     saturationFrom: null,
     lateMs: null,
+    closedConnections: null,
   }
 }
 
@@ -180,6 +186,7 @@ interface ExchangeOptions {
   readonly loads?: readonly number[]
   readonly saturationFrom?: string
   readonly lateMs?: number
+  readonly closedConnections?: number
   readonly isDefault?: boolean
 }
 
@@ -202,6 +209,7 @@ function exchange(name: string, about: string, o: ExchangeOptions = {}): Scenari
     loads: o.loads ?? OPEN_SHARES,
     saturationFrom: o.saturationFrom ?? null,
     lateMs: o.lateMs ?? null,
+    closedConnections: o.closedConnections ?? null,
   }
 }
 
@@ -256,7 +264,9 @@ export const SCENARIOS: readonly Scenario[] = [
     workload: { kind: 'demo' },
     connections: 256,
   }),
-  exchange('exchange-10k-ads', '10,000 generated ads and their filter rules, generated traffic', {
+  // On the redis store: with the embedded store, a 10k-ad seed does not start (bench/README.md).
+  exchange('exchange-10k-ads', '10,000 generated ads and their filter rules, generated traffic, redis', {
+    redis: true,
     workload: { ...CATALOG_10K, withCampaigns: false },
   }),
   exchange(
@@ -300,6 +310,8 @@ export const SCENARIOS: readonly Scenario[] = [
     ...FULL_PATH,
     config: DEFAULT_OVERLOAD,
     connections: 4096,
+    // Its own saturation, when full-path did not run before it: 64 connections, as full-path's.
+    closedConnections: 64,
     loads: [3],
     saturationFrom: 'full-path',
     lateMs: 105,
@@ -457,12 +469,74 @@ async function startScenario(
   r.url = `${r.baseUrl}/openrtb2/auction`
   // The exchange is ready once its catalog is loaded (10k ads take a moment); bare servers at once.
   await waitForStatus200(server.child, `${r.baseUrl}/${s.server.kind === 'exchange' ? 'readyz' : 'healthz'}`)
+  if (s.server.kind === 'exchange') await checkSeeded(r, workload)
   const now = Date.now()
   for (const [i, id] of workload.campaignIds.entries()) {
     await postJson(`${r.baseUrl}/campaigns`, benchCampaign(id, i, now))
     r.campaigns++
   }
   progress(`${s.name}: started in ${((performance.now() - startedAt) / 1000).toFixed(1)} s`)
+}
+
+/**
+ * The exchange is ready, but is its seed in? With the store unreachable at start it serves with an
+ * empty catalog and never writes the seed (README: Dragonfly); a benchmark must not measure that.
+ */
+async function checkSeeded(r: Running, workload: Workload): Promise<void> {
+  const ads = workload.seed['ads'] as readonly { id?: unknown }[] | undefined
+  const last = ads?.at(-1)?.id
+  if (r.server === null || typeof last !== 'string') return
+  const status = await httpGetStatus(`${r.baseUrl}/ads/${encodeURIComponent(last)}`)
+  if (status !== 200) {
+    throw new SeedMissingError(
+      `the exchange is ready without its seed (GET /ads/${last}: ${status}); see ${r.server.logPath}`,
+    )
+  }
+}
+
+class SeedMissingError extends Error {}
+
+/** Attempts at starting a scenario whose exchange came up without its seed. */
+const START_ATTEMPTS = 3
+
+/**
+ * Starts a scenario, again (fresh processes) when the exchange came up without its store: its
+ * first store command has the request path's 20 ms timeout, which a busy start-up can miss.
+ */
+async function startWithRetry(
+  s: Scenario,
+  dir: string,
+  o: RunOptions,
+  nodeOptions: readonly string[],
+  r: Running,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await startScenario(s, dir, o, nodeOptions, r)
+      return
+    } catch (err) {
+      if (!(err instanceof SeedMissingError) || attempt === START_ATTEMPTS) throw err
+      progress(`${s.name}: ${err.message}; starting again (${attempt}/${START_ATTEMPTS})`)
+      await stopRunning(r)
+      Object.assign(r, emptyRunning())
+    }
+  }
+}
+
+function httpGetStatus(url: string): Promise<number> {
+  return new Promise((resolveGet) => {
+    const req = request(
+      url,
+      { agent: false, timeout: 5000, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } },
+      (res) => {
+        res.resume()
+        resolveGet(res.statusCode ?? 0)
+      },
+    )
+    req.on('error', () => resolveGet(0))
+    req.on('timeout', () => req.destroy())
+    req.end()
+  })
 }
 
 /** An admin API call; throws unless it answers 200 or 201. */
@@ -561,6 +635,22 @@ async function generate(
     throw new Error(`load generator failed (exit ${code}); see ${child.logPath}`)
   }
   return JSON.parse(line) as LoadResult
+}
+
+/** Seconds of idle CPU measured after start (not with --quick). */
+const IDLE_S = 3
+
+/** The server's CPU, share of a core, over `seconds` without load: its background timers. */
+async function idleCpu(server: Child, seconds: number): Promise<number> {
+  const before = readProcessSample(server.pid)
+  await new Promise((r) => setTimeout(r, seconds * 1000))
+  return usageBetween(before, readProcessSample(server.pid)).cpuShare
+}
+
+function closedLoad(s: Scenario): Load {
+  return s.closedConnections === null
+    ? { mode: 'closed' }
+    : { mode: 'closed', connections: s.closedConnections }
 }
 
 /** Requests per second of the first warm-up part. */
@@ -666,9 +756,11 @@ async function measure(ctx: Ctx, load: Load, durationS: number): Promise<Measure
   const metricsBefore = window.metrics === null ? null : await window.metrics
   const server = usageBetween(before.server, after.server)
   const core0Busy = coreBusyShare(before.cores, after.cores, 0)
-  const core0Tasks = coreBusyShare(before.cores, after.cores, 0, 'task')
   const share = (b: ProcessSample | null, a: ProcessSample | null) =>
     b !== null && a !== null ? usageBetween(b, a).cpuShare : null
+  const softirqd = share(before.softirqd, after.softirqd) ?? 0
+  // Process-context time on core 0 that is not the kernel's own softirq thread.
+  const core0Tasks = coreBusyShare(before.cores, after.cores, 0, 'task') - softirqd
   const m: Measurement = {
     mode: load.mode,
     loadShare: load.mode === 'open' ? load.share : null,
@@ -700,14 +792,19 @@ interface ProcSamples {
   readonly server: ProcessSample
   readonly dsps: ProcessSample | null
   readonly store: ProcessSample | null
+  /** ksoftirqd/0: softirq work deferred to a kernel thread, in process context on core 0. */
+  readonly softirqd: ProcessSample | null
   readonly cores: CoreSample[]
 }
+
+const KSOFTIRQD0 = findKernelThread('ksoftirqd/0')
 
 function sampleAll(r: Running): ProcSamples {
   return {
     server: readProcessSample(r.server!.pid),
     dsps: r.dsps === null ? null : readProcessSample(r.dsps.pid),
     store: r.redis === null ? null : readProcessSample(r.redis.pid),
+    softirqd: KSOFTIRQD0 === null ? null : readProcessSample(KSOFTIRQD0),
     cores: readCoreSamples(),
   }
 }
@@ -765,11 +862,16 @@ function skipReason(s: Scenario): string | null {
   return REDIS_MISSING
 }
 
-interface ScenarioRun {
+interface ScenarioRun extends ProfileRun {
   readonly result: ScenarioResult
+}
+
+interface ProfileRun {
   readonly profile: ProfileSummary | null
   /** Profile mode: the server's GC pauses over the closed loop. */
   readonly gc: readonly GcPauses[]
+  /** Profile mode: the open loop at 50%: long busy stretches of the event loop, GC pauses. */
+  readonly stalls: { summary: StallSummary; gc: readonly GcPauses[]; windowS: number } | null
 }
 
 interface ModeOptions {
@@ -796,16 +898,36 @@ async function runScenario(
   } catch (err) {
     const error = (err as Error).message
     return {
-      result: { ...base, workload: '', closed: null, open: [], campaigns: 0, error, skipped: null },
+      result: {
+        ...base,
+        workload: '',
+        closed: null,
+        open: [],
+        campaigns: 0,
+        idleCpuShare: null,
+        error,
+        skipped: null,
+      },
       profile: null,
       gc: [],
+      stalls: null,
     }
   }
   if (skipped !== null) {
     return {
-      result: { ...base, workload: '', closed: null, open: [], campaigns: 0, error: null, skipped },
+      result: {
+        ...base,
+        workload: '',
+        closed: null,
+        open: [],
+        campaigns: 0,
+        idleCpuShare: null,
+        error: null,
+        skipped,
+      },
       profile: null,
       gc: [],
+      stalls: null,
     }
   }
   const dir = mkdtempSync(join(tmpdir(), `bench-${s.name}-`))
@@ -821,15 +943,20 @@ async function runScenario(
   let gc: GcPauses[] = []
   let window: { startUs: number; endUs: number } | null = null
   let gcLines: readonly string[] = []
+  let idleCpuShare: number | null = null
+  let openWindow: { startUs: number; endUs: number } | null = null
+  let openGcLines: readonly string[] = []
+  let stalls: ProfileRun['stalls'] = null
   const profileDir = join(dir, 'cpu-profile')
   const nodeOptions = mode.profile
     ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--cpu-prof-interval=250', '--trace-gc']
     : []
   try {
-    await startScenario(s, dir, o, nodeOptions, running)
+    await startWithRetry(s, dir, o, nodeOptions, running)
     const isExchange = s.server.kind === 'exchange'
     const isServerAlone = o.canPin && (s.server.kind === 'bare' || s.server.cores === SERVER_CORE)
     const ctx: Ctx = { s, running, dir, o, isServerAlone, isExchange }
+    if (isExchange && !o.isQuick && !mode.profile) idleCpuShare = await idleCpu(running.server!, IDLE_S)
     progress(`${s.name}: warm-up ${2 * o.warmupS} s`)
     await warmUp(ctx)
     const from =
@@ -839,17 +966,24 @@ async function runScenario(
       saturationReqS = from.closed.load.okThroughput
       progress(`${s.name}: saturation of ${from.name} from this run: ${saturationReqS} req/s`)
     } else {
-      progress(`${s.name}: closed loop, ${s.connections} connections, ${o.durationS} s`)
-      const measured = await measureQuietly(ctx, { mode: 'closed' }, o.durationS)
+      progress(
+        `${s.name}: closed loop, ${s.closedConnections ?? s.connections} connections, ${o.durationS} s`,
+      )
+      const measured = await measureQuietly(ctx, closedLoad(s), o.durationS)
       closed = measured.m
       window = { startUs: measured.startUs, endUs: measured.endUs }
       gcLines = measured.serverLines
       saturationReqS = closed.load.okThroughput
     }
-    for (const share of mode.profile ? [] : s.loads) {
+    // Profile mode: one open loop at 50%, where the event loop's long busy stretches show.
+    const shares = mode.profile ? (s.loads.length > 0 ? [0.5] : []) : s.loads
+    for (const share of shares) {
       const rate = Math.max(1, Math.round(saturationReqS * share))
       progress(`${s.name}: open loop ${Math.round(share * 100)}% = ${rate} req/s, ${o.openDurationS} s`)
-      open.push((await measureQuietly(ctx, { mode: 'open', share, rate }, o.openDurationS)).m)
+      const measured = await measureQuietly(ctx, { mode: 'open', share, rate }, o.openDurationS)
+      open.push(measured.m)
+      openWindow = { startUs: measured.startUs, endUs: measured.endUs }
+      openGcLines = measured.serverLines
     }
   } catch (err) {
     error = (err as Error).message
@@ -860,13 +994,23 @@ async function runScenario(
     unregister()
   }
   if (mode.profile && error === null) {
+    // The newest: a restarted server leaves the profile of its first attempt too.
     const file = existsSync(profileDir)
-      ? readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'))
+      ? readdirSync(profileDir)
+          .filter((f) => f.endsWith('.cpuprofile'))
+          .sort((a, b) => statSync(join(profileDir, b)).mtimeMs - statSync(join(profileDir, a)).mtimeMs)[0]
       : undefined
     if (file === undefined) error = `no .cpuprofile written in ${profileDir}`
     else {
       profile = summarizeProfile(join(profileDir, file), window, 30)
       gc = summarizeGcTrace(gcLines)
+      if (openWindow !== null) {
+        stalls = {
+          summary: findStalls(join(profileDir, file), openWindow),
+          gc: summarizeGcTrace(openGcLines),
+          windowS: (openWindow.endUs - openWindow.startUs) / 1e6,
+        }
+      }
       progress(`${s.name}: CPU profile kept in ${join(profileDir, file)}`)
     }
   }
@@ -880,10 +1024,11 @@ async function runScenario(
     saturationReqS,
     open,
     campaigns: running.campaigns,
+    idleCpuShare,
     error,
     skipped: null,
   }
-  return { result, profile, gc }
+  return { result, profile, gc, stalls }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -909,7 +1054,7 @@ async function runSoak(s: Scenario, o: RunOptions, minutes: number): Promise<Soa
   let load: LoadResult | null = null
   let error: string | null = null
   try {
-    await startScenario(s, dir, o, [], running)
+    await startWithRetry(s, dir, o, [], running)
     const ctx: Ctx = {
       s,
       running,
@@ -920,7 +1065,7 @@ async function runSoak(s: Scenario, o: RunOptions, minutes: number): Promise<Soa
     }
     progress(`soak ${s.name}: warm-up ${2 * o.warmupS} s, then closed loop ${o.durationS} s for saturation`)
     await warmUp(ctx)
-    closed = (await measureQuietly(ctx, { mode: 'closed' }, o.durationS)).m
+    closed = (await measureQuietly(ctx, closedLoad(s), o.durationS)).m
     const rate = Math.max(1, Math.round(closed.load.okThroughput * 0.5))
     progress(`soak ${s.name}: open loop at 50% = ${rate} req/s for ${minutes} min, sampling every 10 s`)
     const generating = generate(ctx, { mode: 'open', share: 0.5, rate }, minutes * 60)
@@ -952,6 +1097,7 @@ async function runSoak(s: Scenario, o: RunOptions, minutes: number): Promise<Soa
     open: [],
     dspCount: s.dsps.length,
     campaigns: running.campaigns,
+    idleCpuShare: null,
     error,
     skipped: null,
   }
@@ -1007,7 +1153,7 @@ function parseOptions() {
   const options: RunOptions = {
     warmupS: quick ? 1 : 3,
     durationS,
-    openDurationS: values.duration === undefined && quick ? 1.5 : durationS,
+    openDurationS: values.duration === undefined && quick ? 1.25 : durationS,
     quietWaitS: quick ? 0.2 : 10,
     retries: quick ? 0 : 1,
     generatorWarmupS: quick ? 0.3 : 1,
@@ -1061,8 +1207,7 @@ async function main(): Promise<number> {
   checkBuilt(scenarios)
   const machine = machineInfo(options.canPin)
   // Keep this orchestrator off the server's core too.
-  if (options.canPin)
-    execFileSync('taskset', ['-p', '-c', CLIENT_CORE, String(process.pid)], { stdio: 'ignore' })
+  if (options.canPin) pin(process.pid, CLIENT_CORE)
   const startedAt = Date.now()
   const write = (data: unknown) => {
     if (jsonPath === null) return
@@ -1078,11 +1223,11 @@ async function main(): Promise<number> {
   }
 
   const results: ScenarioResult[] = []
-  const profiles: { name: string; profile: ProfileSummary; gc: readonly GcPauses[] }[] = []
+  const profiles: (ProfileRun & { name: string; profile: ProfileSummary })[] = []
   for (const s of scenarios) {
     const run = await runScenario(s, options, results, { profile: isProfile })
     results.push(run.result)
-    if (run.profile !== null) profiles.push({ name: s.name, profile: run.profile, gc: run.gc })
+    if (run.profile !== null) profiles.push({ ...run, name: s.name, profile: run.profile })
   }
   const lateMs = (name: string) => SCENARIOS.find((s) => s.name === name)?.lateMs ?? null
   console.log(report(machine, options, results, lateMs))
@@ -1092,6 +1237,20 @@ async function main(): Promise<number> {
     console.log('')
     console.log(formatGc(p.gc, p.profile.windowMs / 1000))
     console.log('')
+    if (p.stalls !== null) {
+      const half = results.find((r) => r.name === p.name)?.open[0]
+      const l = half?.load.latency
+      console.log(
+        `Open loop at 50% (${half?.load.targetRate ?? '-'} req/s` +
+          (l === undefined
+            ? ')'
+            : `: p50 ${(l.p50Us / 1000).toFixed(3)} ms, p99 ${(l.p99Us / 1000).toFixed(3)} ms, max ${(l.maxUs / 1000).toFixed(3)} ms)`),
+      )
+      console.log(formatStalls(p.stalls.summary, p.stalls.windowS))
+      console.log('')
+      console.log(formatGc(p.stalls.gc, p.stalls.windowS))
+      console.log('')
+    }
   }
   const skipped = results.filter((r) => r.skipped !== null)
   if (skipped.length > 0) {

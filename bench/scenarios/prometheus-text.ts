@@ -70,12 +70,19 @@ export function delta(
 }
 
 /** The same, split by one label: label value → delta (zero deltas left out). */
-export function deltaBy(before: Samples | null, after: Samples, name: string, label: string) {
+export function deltaBy(
+  before: Samples | null,
+  after: Samples,
+  name: string,
+  label: string,
+  where: Readonly<Record<string, string>> = {},
+) {
   const out = new Map<string, number>()
   for (const [series, value] of after) {
     if (nameOf(series) !== name) continue
-    const key = labelsOf(series)[label]
-    if (key === undefined) continue
+    const labels = labelsOf(series)
+    const key = labels[label]
+    if (key === undefined || !Object.entries(where).every(([k, v]) => labels[k] === v)) continue
     const d = value - (before?.get(series) ?? 0)
     if (d !== 0) out.set(key, (out.get(key) ?? 0) + d)
   }
@@ -96,12 +103,19 @@ export function gauge(samples: Samples, name: string): number {
 }
 
 /** A histogram's cumulative buckets over a window: upper bound (s) → count, ascending, +Inf last. */
-export function histogramDelta(before: Samples | null, after: Samples, name: string): [number, number][] {
-  const byLe = deltaBy(before, after, `${name}_bucket`, 'le')
+export function histogramDelta(
+  before: Samples | null,
+  after: Samples,
+  name: string,
+  where: Readonly<Record<string, string>> = {},
+): [number, number][] {
+  const byLe = deltaBy(before, after, `${name}_bucket`, 'le', where)
   // Keep empty buckets too: a bucket with no new observations is still a bound to report.
   for (const series of after.keys()) {
     if (nameOf(series) === `${name}_bucket`) {
-      const le = labelsOf(series)['le']
+      const labels = labelsOf(series)
+      if (!Object.entries(where).every(([k, v]) => labels[k] === v)) continue
+      const le = labels['le']
       if (le !== undefined && !byLe.has(le)) byLe.set(le, 0)
     }
   }

@@ -45,11 +45,21 @@ export interface ExchangeView {
   readonly dspSent: number
   readonly dspSkipped: Readonly<Record<string, number>>
   readonly dspOutcomes: Readonly<Record<string, number>>
+  readonly houseBids: number
   readonly houseWins: number
+  /** House creatives the pace stage dropped, by reason. */
+  readonly pacingSkipped: Readonly<Record<string, number>>
+  readonly noBids: Readonly<Record<string, number>>
   readonly filterRejections: Readonly<Record<string, number>>
   /** rtb_auction_duration_seconds over the window: cumulative [upper bound s, count]. */
   readonly durationBuckets: readonly [number, number][]
+  /** rtb_auction_own_duration_seconds (exchange-added latency) over the window. */
+  readonly ownBuckets: readonly [number, number][]
+  /** rtb_stage_duration_seconds by stage over the window, cumulative buckets. */
+  readonly stageBuckets: Readonly<Record<string, readonly [number, number][]>>
 }
+
+const STAGES = ['validate', 'decorate', 'filter', 'pace', 'bid', 'auction'] as const
 
 export function exchangeView(before: Samples | null, after: Samples): ExchangeView {
   const rec = (name: string, label: string) => Object.fromEntries(deltaBy(before, after, name, label))
@@ -61,9 +71,16 @@ export function exchangeView(before: Samples | null, after: Samples): ExchangeVi
     dspSent: delta(before, after, 'rtb_dsp_sent_total'),
     dspSkipped: rec('rtb_dsp_skipped_total', 'reason'),
     dspOutcomes: rec('rtb_dsp_requests_total', 'outcome'),
+    houseBids: delta(before, after, 'rtb_house_bids_total'),
     houseWins: delta(before, after, 'rtb_house_wins_total'),
+    pacingSkipped: rec('rtb_pacing_skipped_total', 'reason'),
+    noBids: rec('rtb_no_bids_total', 'reason'),
     filterRejections: rec('rtb_filter_rejections_total', 'filter'),
     durationBuckets: histogramDelta(before, after, 'rtb_auction_duration_seconds'),
+    ownBuckets: histogramDelta(before, after, 'rtb_auction_own_duration_seconds'),
+    stageBuckets: Object.fromEntries(
+      STAGES.map((stage) => [stage, histogramDelta(before, after, 'rtb_stage_duration_seconds', { stage })]),
+    ),
   }
 }
 
@@ -77,7 +94,10 @@ export interface Measurement {
   readonly serverCpuShare: number
   readonly serverRssBytes: number
   readonly core0Busy: number
-  /** Core 0's irq + softirq (+ steal) share: kernel networking not charged to any process. */
+  /**
+   * Core 0's irq + softirq (+ steal) share and ksoftirqd/0's CPU: kernel networking not charged to
+   * the server (much of its loopback traffic's cost at high rates).
+   */
   readonly core0Irq: number
   /** Busy share of core 1 (DSPs, load generator, redis-server, anything else). */
   readonly core1Busy: number
@@ -103,6 +123,8 @@ export interface ScenarioResult {
   readonly dspCount: number
   /** Campaigns created through the admin API before load. */
   readonly campaigns: number
+  /** Exchange CPU, share of a core, while idle after start (timers, pacing, catalog checks). */
+  readonly idleCpuShare: number | null
   readonly error: string | null
   /** Set when the scenario did not run (e.g. redis-server missing). */
   readonly skipped: string | null
@@ -226,8 +248,17 @@ function exchangeLines(results: readonly ScenarioResult[]): string[] {
         `shed ${pct1(sum(v.shed) / v.auctions)} (${Object.entries(v.shed).map(([k, n]) => `${k} ${int(n)}`)})`,
       )
     }
-    if (v.houseWins > 0 && served > 0) parts.push(`house wins ${(v.houseWins / served).toFixed(2)}/auction`)
+    if (v.houseBids > 0 && served > 0) {
+      parts.push(
+        `house bids ${(v.houseBids / served).toFixed(2)}/auction, wins ${(v.houseWins / served).toFixed(2)}/auction`,
+      )
+    }
+    const paced = Object.entries(v.pacingSkipped).map(([k, n]) => `${k} ${int(n)}`)
+    if (paced.length > 0) parts.push(`pace stage dropped: ${paced.join(', ')}`)
+    const noBids = Object.entries(v.noBids).map(([k, n]) => `${k} ${int(n)}`)
+    if (noBids.length > 0) parts.push(`no-bid reasons: ${noBids.join(', ')}`)
     if (r.campaigns > 0) parts.push(`${r.campaigns} campaigns created through POST /campaigns`)
+    if (r.idleCpuShare !== null) parts.push(`idle CPU ${pct1(r.idleCpuShare)} of a core`)
     const policyKinds = [
       'advertiser_publisher',
       'category_country',
@@ -267,15 +298,25 @@ function overloadLines(
         `- ${r.name} at ${Math.round((m.loadShare ?? 0) * 100)}% (${int(l.targetRate ?? Number.NaN)} req/s asked): ` +
           `${int(l.throughput)} answers/s, ${int(l.okThroughput)} auctions/s (2xx), ${pct1(shed / Math.max(1, l.responses))} not 2xx ` +
           `${JSON.stringify(l.status)}; client: max ${ms(l.latency.maxUs)} ms, p99.9 ${ms(l.latency.p999Us)} ms, ` +
-          `2xx p99 ${ms(l.okLatency.p99Us)} ms, later than ${late} ms: ${int(l.late)} of ${int(l.responses)} ` +
-          `(${pct1(l.late / Math.max(1, l.responses))}); unanswered ${int(l.unsent + l.incomplete)}, ` +
+          `2xx p99 ${ms(l.okLatency.p99Us)} ms, later than ${late} ms: ${int(l.lateAfterSend)} of ${int(l.responses)} ` +
+          `from sending (${pct1(l.lateAfterSend / Math.max(1, l.responses))}), ${int(l.late)} from the schedule; unanswered ${int(l.unsent + l.incomplete)}, ` +
           `send lag p99 ${ms(l.sendLag?.p99Us ?? Number.NaN)} ms; server (rtb_auction_duration_seconds): ` +
           `> 100 ms ${pct1(shareAbove(buckets, 0.1))}, > 150 ms ${pct1(shareAbove(buckets, 0.15))}, ` +
-          `p99 ≤ ${(bucketQuantile(buckets, 0.99) * 1000).toFixed(1)} ms, p99.9 ≤ ${(bucketQuantile(buckets, 0.999) * 1000).toFixed(1)} ms`,
+          `p99 ≤ ${(bucketQuantile(buckets, 0.99) * 1000).toFixed(1)} ms, p99.9 ≤ ${(bucketQuantile(buckets, 0.999) * 1000).toFixed(1)} ms; ` +
+          `per stage p99/p99.9 ≤ ms: ${stageQuantiles(m.exchange?.stageBuckets)}`,
       )
     }
   }
   return lines
+}
+
+function stageQuantiles(stages: ExchangeView['stageBuckets'] | undefined): string {
+  if (stages === undefined) return '-'
+  const ms = (s: number) => (s * 1000).toFixed(s < 0.001 ? 2 : 1)
+  return Object.entries(stages)
+    .filter(([, b]) => (b.at(-1)?.[1] ?? 0) > 0)
+    .map(([name, b]) => `${name} ${ms(bucketQuantile(b, 0.99))}/${ms(bucketQuantile(b, 0.999))}`)
+    .join(', ')
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -301,11 +342,17 @@ function targetRows(results: readonly ScenarioResult[], lateMs: (name: string) =
     })
     const half = full.open.find((m) => m.loadShare === 0.5)
     if (half) {
-      const p99 = half.load.latency.p99Us
+      // Exchange-added: the server's own histogram (arrival to answer minus the DSP wait), at
+      // bucket resolution; the client's end-to-end figure (DSPs included) beside it.
+      const own = half.exchange?.ownBuckets ?? []
+      const ownP99 = bucketQuantile(own, 0.99)
+      const over1ms = shareAbove(own, 0.001)
       rows.push({
         target: 'full path: exchange-added latency p99 ≤ 1 ms at 50% of saturation (open loop)',
-        measured: `p99 ${ms(p99)} ms at ${int(half.load.targetRate ?? Number.NaN)} req/s (p50 ${ms(half.load.latency.p50Us)}, p99.9 ${ms(half.load.latency.p999Us)})`,
-        verdict: meets(p99 <= 1000, `${(p99 / 1000).toFixed(1)}× the bound`),
+        measured:
+          `server: p99 ≤ ${(ownP99 * 1000).toFixed(2)} ms (${pct1(over1ms)} over 1 ms) at ${int(half.load.targetRate ?? Number.NaN)} req/s; ` +
+          `client end to end, DSPs included: p50 ${ms(half.load.latency.p50Us)}, p99 ${ms(half.load.latency.p99Us)} ms`,
+        verdict: meets(ownP99 <= 0.001, `p99 in the ≤ ${(ownP99 * 1000).toFixed(2)} ms bucket`),
       })
     }
   }
@@ -315,10 +362,13 @@ function targetRows(results: readonly ScenarioResult[], lateMs: (name: string) =
   if (o && overLate !== null) {
     rows.push({
       target: `3× overload: no answer later than tmax + 5 ms (${overLate} ms)`,
+      // From sending: the exchange's deadline starts when the request reaches it; the generator's
+      // own lateness on a shared core (send lag) is shown beside it, not charged to the server.
       measured:
-        `${int(o.load.late)} of ${int(o.load.responses)} later (${pct1(o.load.late / Math.max(1, o.load.responses))}), ` +
-        `max ${ms(o.load.latency.maxUs)} ms, unanswered ${int(o.load.unsent + o.load.incomplete)}`,
-      verdict: meets(o.load.late === 0 && o.load.unsent + o.load.incomplete === 0, 'late answers'),
+        `${int(o.load.lateAfterSend)} of ${int(o.load.responses)} later from sending ` +
+        `(${pct1(o.load.lateAfterSend / Math.max(1, o.load.responses))}; ${int(o.load.late)} from the schedule, ` +
+        `send lag p99 ${ms(o.load.sendLag?.p99Us ?? Number.NaN)} ms), unanswered ${int(o.load.unsent + o.load.incomplete)}`,
+      verdict: meets(o.load.lateAfterSend === 0 && o.load.unsent + o.load.incomplete === 0, 'late answers'),
     })
   }
   const on = by('decoration-on')

@@ -67,6 +67,11 @@ export interface Workload {
 }
 
 const BENCH_CATEGORIES = ['IAB1', 'IAB2', 'IAB3', 'IAB12', 'IAB17', 'IAB19', 'IAB20', 'IAB22']
+/**
+ * Categories of the audience's users, pages and domains: none of the house ads' categories, so that
+ * decoration changes no house ad's eligibility and decoration on/off differ only by the decoration.
+ */
+const AUDIENCE_CATEGORIES = ['IAB5', 'IAB7', 'IAB9', 'IAB10', 'IAB11', 'IAB13', 'IAB14', 'IAB15']
 /** Campaigns in a paced workload; ads spread over them. */
 const CAMPAIGNS = 50
 /** The seed of every generated workload: the same data in every run. */
@@ -105,14 +110,14 @@ function bannerWorkload(spec: Extract<WorkloadSpec, { kind: 'banner' }>, root: s
   const domain = (k: number) => `site-${k}.example`
   const publisherId = (k: number) => `pub-${k + 1}`
   const context = () => ({
-    categories: prng.some(BENCH_CATEGORIES, prng.between(1, 2)),
+    categories: prng.some(AUDIENCE_CATEGORIES, prng.between(1, 2)),
     brandSafetyFlags: prng.chance(0.1) ? ['violence'] : [],
     sentiment: 'neutral',
   })
   const seed = {
     ads,
     users: Object.fromEntries(
-      range(a.users).map((k) => [userId(k), prng.some(BENCH_CATEGORIES, prng.between(1, 3))]),
+      range(a.users).map((k) => [userId(k), prng.some(AUDIENCE_CATEGORIES, prng.between(1, 3))]),
     ),
     contexts: {
       domains: Object.fromEntries(range(a.domains).map((k) => [domain(k), context()])),

@@ -36,8 +36,11 @@ export interface ExchangeDeps {
 }
 
 export interface Exchange {
-  /** Runs one auction on a request body. Never rejects: every failure is an answer. */
-  runAuction(body: string, receivedAt: number): Promise<AuctionAnswer>
+  /**
+   * Runs one auction on a request body. Never rejects: every failure is an answer. `slackMs`
+   * ends the auction that much before its tmax budget (an overloaded loop's lag; see LoadShedder).
+   */
+  runAuction(body: string, receivedAt: number, slackMs?: number): Promise<AuctionAnswer>
   /**
    * How many exchange threads share each DSP's maxQps, fleet-wide (the pacing heartbeat set in
    * Dragonfly counts them; every worker thread is one).
@@ -89,7 +92,7 @@ export function createExchange(deps: ExchangeDeps): Exchange {
   const timers: HistogramChild[] = stages.map((s) => metrics.stageSeconds[s.name])
   const validateTimer = metrics.stageSeconds.validate
 
-  async function runAuction(body: string, receivedAt: number): Promise<AuctionAnswer> {
+  async function runAuction(body: string, receivedAt: number, slackMs = 0): Promise<AuctionAnswer> {
     const startedAt = performance.now()
     const parsed = parseBidRequest(body)
     validateTimer.observe((performance.now() - startedAt) / 1000)
@@ -97,7 +100,7 @@ export function createExchange(deps: ExchangeDeps): Exchange {
     const request = parsed.request
     const ctx = new AuctionContext(
       request,
-      new Deadline(receivedAt, auctionBudgetMs(request.tmax, auction)),
+      new Deadline(receivedAt, Math.max(0, auctionBudgetMs(request.tmax, auction) - slackMs)),
       receivedAt,
     )
     let result: NoBidReason | undefined
@@ -127,6 +130,7 @@ export function createExchange(deps: ExchangeDeps): Exchange {
       metrics.noBids.get(NoBidReason.TechnicalError)?.inc()
       return { status: 204, body: '', outcome: 'error' }
     }
+    metrics.auctionOwnSeconds.observe((performance.now() - receivedAt - ctx.dspWaitMs) / 1000)
     if (result !== undefined) {
       metrics.noBids.get(result)?.inc()
       // Debug auctions (test: 1, ext.debug) get a 200 with nbr and the explanation, not a bare 204.

@@ -159,7 +159,7 @@ function buildConfig(raw: Raw, env: Env, baseDir: string, problems: string[]): C
     pacing: readPacing(r, pacingRaw, env),
     overload: {
       maxInFlight: r.int(overloadRaw['maxInFlight'], 'overload.maxInFlight', 2_000, 1, 1_000_000),
-      maxEventLoopLagMs: r.int(overloadRaw['maxEventLoopLagMs'], 'overload.maxEventLoopLagMs', 40, 1, 10_000),
+      maxEventLoopLagMs: r.int(overloadRaw['maxEventLoopLagMs'], 'overload.maxEventLoopLagMs', 20, 1, 10_000),
     },
     auction,
     dsps,

@@ -124,7 +124,11 @@ class PendingAuction {
     this.#isBodyRead = true
     this.reading.delete(this)
     if (failure !== null) return this.#answerFailure(failure)
-    this.deps.exchange.runAuction(body!, this.receivedAt).then(this.#write, this.#writeFailed)
+    // Under load the deadline comes in by the loop's lag (LoadShedder.deadlineSlackMs), so that
+    // auctions admitted into a busy loop still answer by tmax.
+    this.deps.exchange
+      .runAuction(body!, this.receivedAt, this.deps.shedder.deadlineSlackMs())
+      .then(this.#write, this.#writeFailed)
   }
 
   /**

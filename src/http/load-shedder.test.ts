@@ -35,4 +35,30 @@ describe('load shedder', () => {
       shedder.stop()
     }
   })
+
+  it('brings deadlines in by twice the recent lag, bounded, and forgets a stall once the loop runs', async () => {
+    const shedder = createLoadShedder({ maxInFlight: 1_000, maxEventLoopLagMs: 20 })
+    try {
+      const spin = (ms: number) => {
+        const until = performance.now() + ms
+        while (performance.now() < until) {
+          // busy: the shedder's timer cannot run
+        }
+      }
+      // A 25 ms stall: later auctions plan to end ~twice that early.
+      spin(25)
+      await new Promise((r) => setImmediate(r))
+      await new Promise((r) => setTimeout(r, 1))
+      const afterStall = shedder.deadlineSlackMs()
+      assert.ok(afterStall >= 20, `slack after a stall: ${afterStall}`)
+      // Never more than twice the shed threshold: beyond it the request is shed anyway.
+      spin(200)
+      assert.equal(shedder.deadlineSlackMs(), 40)
+      // An idle loop for a while: the stall is forgotten.
+      await new Promise((r) => setTimeout(r, 300))
+      assert.equal(shedder.deadlineSlackMs(), 0)
+    } finally {
+      shedder.stop()
+    }
+  })
 })

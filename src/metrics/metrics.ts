@@ -103,6 +103,8 @@ export interface DspMetrics {
 export class ExchangeMetrics {
   readonly registry = new Registry()
   readonly auctionSeconds: HistogramChild
+  /** Exchange-added latency: an auction's time minus its wait for DSP answers. */
+  readonly auctionOwnSeconds: HistogramChild
   readonly auctions: Readonly<Record<AuctionOutcome, CounterChild>>
   readonly noBids: ReadonlyMap<NoBidReason, CounterChild>
   readonly stageSeconds: Readonly<Record<StageName, HistogramChild>>
@@ -128,10 +130,17 @@ export class ExchangeMetrics {
     const registers = [this.registry]
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry })
 
-    // The three request-path histograms are FastHistograms: observed on every auction and DSP call.
+    // The request-path histograms are FastHistograms: observed on every auction and DSP call.
     this.auctionSeconds = new FastHistogram(
       'rtb_auction_duration_seconds',
       'Time from arrival of an auction request to its answer being written, all outcomes included.',
+      [],
+      LATENCY_BUCKETS_SECONDS,
+      this.registry,
+    ).child()
+    this.auctionOwnSeconds = new FastHistogram(
+      'rtb_auction_own_duration_seconds',
+      'Exchange-added latency of auctions that ran (valid requests): arrival to answer minus the wait for DSP answers.',
       [],
       LATENCY_BUCKETS_SECONDS,
       this.registry,

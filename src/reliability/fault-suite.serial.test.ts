@@ -247,7 +247,7 @@ test('fault suite: DSP faults, store pause/kill, 3× overload under steady load'
     {
       seed: seedPath,
       auction: { defaultTmaxMs: TMAX_MS, maxTmaxMs: 100 },
-      overload: { maxInFlight: S.maxInFlight, maxEventLoopLagMs: 40 },
+      overload: { maxInFlight: S.maxInFlight, maxEventLoopLagMs: 20 },
       // Short cache lifetimes: decoration keeps asking the store, so its faults reach the request path.
       decoration: { ttlMs: 1_000, negativeTtlMs: 500 },
       pacing: {

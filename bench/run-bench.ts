@@ -135,7 +135,7 @@ const CATALOG_10K = { kind: 'catalog', ads: 10_000, bodies: 200, users: 50 } as 
 
 /**
  * Every exchange scenario runs with this over its config: the event-loop-lag shedder raised from
- * 40 ms to 1 s, so that saturation measures the exchange rather than the shedder (non-2xx answers
+ * the default 20 ms to 1 s, so that saturation measures the exchange rather than the shedder (non-2xx answers
  * are reported regardless), and unbilled house-ad reservations released after 10 s instead of 5 min
  * (the load generator sends no billing notices; a short run should reach steady state).
  * overload-3x and shed set their own overload settings.

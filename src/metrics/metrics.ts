@@ -2,6 +2,7 @@ import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client'
 import { DSP_FAILURE_KINDS, type DspFailureKind } from '../errors.js'
 import { NO_BID_REASON_LABEL, type NoBidReason } from '../openrtb/types.js'
 import { FILTER_NAMES, type FilterName } from '../stages/filter/filter-names.js'
+import { FastCounter } from './fast-counter.js'
 import { FastHistogram } from './fast-histogram.js'
 
 /** Sub-millisecond resolution where the exchange lives, up to the 100 ms cap and past it. */
@@ -112,8 +113,8 @@ export class ExchangeMetrics {
   /** Auctions in progress, kept by the front end (shedding reads it too); exported at scrape time. */
   readonly inFlightCount = { count: 0 }
   readonly dsps: ReadonlyMap<string, DspMetrics>
-  readonly houseBids: Counter
-  readonly houseWins: Counter
+  readonly houseBids: CounterChild
+  readonly houseWins: CounterChild
   readonly decoration: Readonly<Record<DecorationOutcome, CounterChild>>
   readonly adminRequests: Readonly<Record<AdminAuthResult, CounterChild>>
   readonly storeUp: Gauge
@@ -145,19 +146,20 @@ export class ExchangeMetrics {
       LATENCY_BUCKETS_SECONDS,
       this.registry,
     ).child()
-    const auctions = new Counter({
-      name: 'rtb_auctions_total',
-      help: 'Auction requests by outcome.',
-      labelNames: ['outcome'],
-      registers,
-    })
+    // Counters incremented per auction or per DSP call are FastCounters too (see fast-counter.ts).
+    const auctions = new FastCounter(
+      'rtb_auctions_total',
+      'Auction requests by outcome.',
+      ['outcome'],
+      this.registry,
+    )
     this.auctions = resolveAll(AUCTION_OUTCOMES, (o) => auctions.labels(o))
-    const noBids = new Counter({
-      name: 'rtb_no_bids_total',
-      help: 'Auctions answered with no bid (204), by OpenRTB no-bid reason.',
-      labelNames: ['reason'],
-      registers,
-    })
+    const noBids = new FastCounter(
+      'rtb_no_bids_total',
+      'Auctions answered with no bid (204), by OpenRTB no-bid reason.',
+      ['reason'],
+      this.registry,
+    )
     const noBidChildren = new Map<NoBidReason, CounterChild>()
     for (const [code, label] of Object.entries(NO_BID_REASON_LABEL)) {
       noBidChildren.set(Number(code) as NoBidReason, preload(noBids.labels(label)))
@@ -182,18 +184,24 @@ export class ExchangeMetrics {
       },
     })
     this.dsps = createDspMetrics(dspIds, registers)
-    this.houseBids = new Counter({
-      name: 'rtb_house_bids_total',
-      help: 'House ads that entered an auction as a candidate.',
-      registers,
-    })
-    this.houseWins = new Counter({ name: 'rtb_house_wins_total', help: 'Imps won by a house ad.', registers })
-    const decoration = new Counter({
-      name: 'rtb_decoration_total',
-      help: 'Decoration lookups: hit (all from the in-process cache), miss (one store round trip), timeout or error (auction went on undecorated).',
-      labelNames: ['outcome'],
-      registers,
-    })
+    this.houseBids = new FastCounter(
+      'rtb_house_bids_total',
+      'House ads that entered an auction as a candidate.',
+      [],
+      this.registry,
+    ).labels()
+    this.houseWins = new FastCounter(
+      'rtb_house_wins_total',
+      'Imps won by a house ad.',
+      [],
+      this.registry,
+    ).labels()
+    const decoration = new FastCounter(
+      'rtb_decoration_total',
+      'Decoration lookups: hit (all from the in-process cache), miss (one store round trip), timeout or error (auction went on undecorated).',
+      ['outcome'],
+      this.registry,
+    )
     this.decoration = resolveAll(DECORATION_OUTCOMES, (o) => decoration.labels(o))
     const admin = new Counter({
       name: 'rtb_admin_requests_total',
@@ -208,12 +216,12 @@ export class ExchangeMetrics {
       aggregator: 'min',
       registers,
     })
-    const shed = new Counter({
-      name: 'rtb_shed_total',
-      help: 'Auction requests refused at the door (503) because the exchange was overloaded, by reason.',
-      labelNames: ['reason'],
-      registers,
-    })
+    const shed = new FastCounter(
+      'rtb_shed_total',
+      'Auction requests refused at the door (503) because the exchange was overloaded, by reason.',
+      ['reason'],
+      this.registry,
+    )
     this.shed = resolveAll(SHED_REASONS, (r) => shed.labels(r))
     this.workers = new Gauge({
       name: 'rtb_workers',
@@ -264,30 +272,26 @@ function createDspMetrics(dspIds: readonly string[], registers: Registry[]): Map
     LATENCY_BUCKETS_SECONDS,
     registers[0]!,
   )
-  const calls = new Counter({
-    name: 'rtb_dsp_requests_total',
-    help: 'DSP calls by outcome (bid, no_bid, or the failure kind).',
-    labelNames: ['dsp', 'outcome'],
-    registers,
-  })
-  const received = new Counter({
-    name: 'rtb_dsp_bids_total',
-    help: 'Bids received from each DSP, before validation.',
-    labelNames: ['dsp'],
-    registers,
-  })
-  const rejected = new Counter({
-    name: 'rtb_dsp_bids_rejected_total',
-    help: 'DSP bids dropped by validation (unknown imp, under floor, blocked, bad fields).',
-    labelNames: ['dsp'],
-    registers,
-  })
-  const won = new Counter({
-    name: 'rtb_dsp_wins_total',
-    help: 'Imps won by each DSP.',
-    labelNames: ['dsp'],
-    registers,
-  })
+  const registry = registers[0]!
+  const calls = new FastCounter(
+    'rtb_dsp_requests_total',
+    'DSP calls by outcome (bid, no_bid, or the failure kind).',
+    ['dsp', 'outcome'],
+    registry,
+  )
+  const received = new FastCounter(
+    'rtb_dsp_bids_total',
+    'Bids received from each DSP, before validation.',
+    ['dsp'],
+    registry,
+  )
+  const rejected = new FastCounter(
+    'rtb_dsp_bids_rejected_total',
+    'DSP bids dropped by validation (unknown imp, under floor, blocked, bad fields).',
+    ['dsp'],
+    registry,
+  )
+  const won = new FastCounter('rtb_dsp_wins_total', 'Imps won by each DSP.', ['dsp'], registry)
   const shaping = createDspShapingMetrics(registers)
   const out = new Map<string, DspMetrics>()
   for (const id of dspIds) {
@@ -315,24 +319,24 @@ function createDspShapingMetrics(registers: Registry[]) {
   const gauge = (name: string, help: string): Gauge =>
     new Gauge({ name, help, labelNames: ['dsp'], registers })
   return {
-    sent: new Counter({
-      name: 'rtb_dsp_sent_total',
-      help: 'DSP calls dispatched; each ends as one rtb_dsp_requests_total outcome.',
-      labelNames: ['dsp'],
-      registers,
-    }),
-    skipped: new Counter({
-      name: 'rtb_dsp_skipped_total',
-      help: 'DSP calls not made, by the traffic-shaping check that stopped them.',
-      labelNames: ['dsp', 'reason'],
-      registers,
-    }),
-    exploration: new Counter({
-      name: 'rtb_dsp_exploration_total',
-      help: 'DSP calls sent as exploration although their value score was below the threshold.',
-      labelNames: ['dsp'],
-      registers,
-    }),
+    sent: new FastCounter(
+      'rtb_dsp_sent_total',
+      'DSP calls dispatched; each ends as one rtb_dsp_requests_total outcome.',
+      ['dsp'],
+      registers[0]!,
+    ),
+    skipped: new FastCounter(
+      'rtb_dsp_skipped_total',
+      'DSP calls not made, by the traffic-shaping check that stopped them.',
+      ['dsp', 'reason'],
+      registers[0]!,
+    ),
+    exploration: new FastCounter(
+      'rtb_dsp_exploration_total',
+      'DSP calls sent as exploration although their value score was below the threshold.',
+      ['dsp'],
+      registers[0]!,
+    ),
     breakerState: gauge('rtb_dsp_breaker_state', 'Circuit breaker per DSP: 0 closed, 1 half-open, 2 open.'),
     admitRatio: gauge('rtb_dsp_admit_ratio', 'Share of eligible calls the error throttle lets through.'),
     latencyEstimate: gauge(

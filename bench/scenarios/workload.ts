@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { adToJson } from '../../src/catalog/ad-input.js'
+import type { PolicyRule } from '../../src/catalog/policy-rule.js'
 import { demoSeed } from '../../src/demo/demo-seed.js'
 import type { BidRequest } from '../../src/openrtb/types.js'
 import { Prng } from '../filter/prng.js'
@@ -258,7 +259,13 @@ function catalogWorkload(spec: Extract<WorkloadSpec, { kind: 'catalog' }>): Work
     return JSON.stringify({ ...request, user: { ...request.user, id: userId } })
   })
   return {
-    seed: { ads, users, contexts: { domains, pages }, publishers, policies: generated.policies },
+    seed: {
+      ads,
+      users,
+      contexts: { domains, pages },
+      publishers,
+      policies: generated.policies.map(seedPolicy),
+    },
     bodies,
     campaignIds: spec.withCampaigns ? campaignsOf(ads) : [],
     summary:
@@ -281,6 +288,13 @@ function campaignsOf(ads: readonly Record<string, unknown>[]): string[] {
  * EVEN or ASAP (EVEN far behind plan takes part in every auction), a generous cap on every fifth
  * so the frequency counters are read and written.
  */
+/** A policy rule in the seed's operator format (README: Configuration): CPMs, not micros. */
+function seedPolicy(rule: PolicyRule): Record<string, unknown> {
+  if (rule.kind !== 'domain_min_cpm') return { ...rule }
+  const { minCpmMicros, ...rest } = rule
+  return { ...rest, minCpm: minCpmMicros / 1_000_000 }
+}
+
 export function benchCampaign(id: string, index: number, nowMs: number): Record<string, unknown> {
   return {
     id,

@@ -5,6 +5,7 @@ import type { Config, DspConfig } from './config/config.js'
 import { loadConfig } from './config/load-config.js'
 import { DEMO_DSPS, type RunningDsp, startSimulatedDsp } from './demo/simulated-dsp.js'
 import { ExchangeError } from './errors.js'
+import { growFdTable } from './http/grow-fd-table.js'
 import { createLogger } from './logger.js'
 import { loadSeed } from './seed-source.js'
 import { runWorkers } from './workers/run-workers.js'
@@ -21,6 +22,8 @@ async function main(): Promise<void> {
     : []
   const dsps = config.demo ? simulated.map(demoDspConfig) : config.dsps
   const seed = loadSeed(config)
+  // Before listening: growing it under a connection burst would stall the event loop.
+  growFdTable()
 
   let port: number
   let drain: () => Promise<void>

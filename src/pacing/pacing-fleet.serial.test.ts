@@ -427,6 +427,13 @@ describe('pacing across three exchange processes on one redis-server', { skip: r
         if (!UNPACED.has(win.adId)) assert.equal(await notify(fleet, n % INSTANCES, win.burl), 204)
       }
     }
+    // The ledgers as the store dies, exactly: the three exchanges keep refilling their leases in the
+    // background, and a grant landing between reading the ledgers and the kill would be spent after
+    // it without being counted here. CLIENT PAUSE … WRITE holds every write from now on (the
+    // refills' EVALSHA wait in the server, unexecuted, until the kill fails them) while reads still
+    // answer; a grant executed before the pause is in the ledger whether or not its answer reaches
+    // its exchange before the kill.
+    assert.equal(await fleet.redis.command('CLIENT', 'PAUSE', 60_000, 'WRITE'), 'OK')
     const atKill = new Map<string, Record<string, number>>()
     for (const c of CAMPAIGNS) atKill.set(c.id, await ledger(fleet.redis, c.id))
     fleet.redis.kill('SIGKILL')

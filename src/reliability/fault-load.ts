@@ -1,5 +1,7 @@
+import { readdirSync } from 'node:fs'
 import { Agent, get } from 'node:http'
 import { connect, type Socket } from 'node:net'
+import type { ThreadClocks } from './cpu-wait.js'
 
 /**
  * Clients of the fault suite: an auction sender over raw keep-alive sockets (open loop at a set
@@ -13,12 +15,18 @@ export interface AnswerRecord {
   readonly phase: string
   /** HTTP status, or 0 when the connection failed with the request in flight (or the answer did not parse). */
   readonly status: number
+  /** performance.now() when the request's first byte was written. */
+  readonly sentAt: number
   /** From the request's first byte written to its answer's last byte read. */
   readonly latencyMs: number
   /** Open loop: how late the request left against its schedule (waiting for a free connection). */
   readonly lagMs: number
   /** The body of a 200 answer; '' otherwise. */
   readonly body: string
+  /** Status 0: what went wrong (the connection closed, or the answer could not be framed). */
+  readonly failure: string
+  /** `SenderOptions.clocks` read as the request was written; null without clocks. */
+  readonly clocksAtSend: Float64Array | null
 }
 
 export interface SenderOptions {
@@ -28,6 +36,8 @@ export interface SenderOptions {
   /** The request body of the n-th request of the given phase. */
   readonly body: (phase: string, n: number) => string
   readonly onAnswer: (record: AnswerRecord) => void
+  /** Read as each request is written (~µs), for the answer's record. */
+  readonly clocks?: ThreadClocks
 }
 
 interface Pending {
@@ -44,6 +54,8 @@ class Connection {
   isReady = false
   pending: Pending | null = null
   sentAt = 0
+  clocksAtSend: Float64Array | null = null
+  lastError = ''
   buffer: Buffer = Buffer.alloc(0)
   isClosed = false
 
@@ -60,12 +72,15 @@ class Connection {
       this.sender.onIdle(this)
     })
     socket.on('data', (chunk: Buffer) => this.onData(chunk))
-    socket.on('error', () => undefined)
+    socket.on('error', (err) => {
+      this.lastError = err.message
+    })
     socket.on('close', () => this.onClose())
   }
 
   send(p: Pending): void {
     this.pending = p
+    this.clocksAtSend = this.sender.clocks?.read() ?? null
     this.sentAt = performance.now()
     this.socket!.write(p.bytes)
   }
@@ -82,14 +97,14 @@ class Connection {
       const bodyLength = status === 204 || status === 304 ? 0 : length ? Number(length[1]) : -1
       if (!head.startsWith('HTTP/1.1 ') || !(status >= 100) || bodyLength < 0) {
         // Unframed or unparsable: the answer is lost; count it and start over on a new connection.
-        return this.fail()
+        return this.fail(`unframed answer: ${JSON.stringify(head.slice(0, 120))}`)
       }
       if (this.buffer.length < end + 4 + bodyLength) return
       const body = status === 200 ? this.buffer.toString('utf8', end + 4, end + 4 + bodyLength) : ''
       this.buffer = this.buffer.subarray(end + 4 + bodyLength)
       const p = this.pending
       this.pending = null
-      if (p !== null) this.sender.complete(p, status, performance.now() - this.sentAt, this.sentAt, body)
+      if (p !== null) this.sender.complete(p, status, this, body, '')
       if (isClose) {
         this.socket?.destroy()
         return
@@ -98,10 +113,10 @@ class Connection {
     }
   }
 
-  fail(): void {
+  fail(why: string): void {
     const p = this.pending
     this.pending = null
-    if (p !== null) this.sender.complete(p, 0, performance.now() - this.sentAt, this.sentAt, '')
+    if (p !== null) this.sender.complete(p, 0, this, '', why)
     this.socket?.destroy()
   }
 
@@ -109,8 +124,9 @@ class Connection {
     const p = this.pending
     this.pending = null
     this.isReady = false
+    const why = `connection closed (${this.lastError || 'by the server'}) after ${this.buffer.length} bytes of answer`
     this.buffer = Buffer.alloc(0)
-    if (p !== null) this.sender.complete(p, 0, performance.now() - this.sentAt, this.sentAt, '')
+    if (p !== null) this.sender.complete(p, 0, this, '', why)
     this.sender.onLost(this)
   }
 }
@@ -123,6 +139,11 @@ class Connection {
 export class Sender {
   readonly #options: SenderOptions
   readonly #connections: Connection[] = []
+  /**
+   * Idle connections, least recently used first, and reused in that order: a connection left idle
+   * for ~10 s is closed by the server (uWebSockets.js's idle timeout), and a request written to it
+   * just then is lost (status 0) — a keep-alive race of the client's making, not the exchange's.
+   */
   readonly #idle: Connection[] = []
   readonly #queue: Pending[] = []
   #phase = 'idle'
@@ -200,7 +221,7 @@ export class Sender {
     const interval = 1000 / this.#rate
     let due = this.#startedAt + this.#scheduled * interval
     while (due <= now) {
-      const conn = this.#idle.pop()
+      const conn = this.#idle.shift()
       const p = this.#make(due)
       if (conn === undefined) this.#queue.push(p)
       else this.#dispatch(conn, p)
@@ -238,14 +259,21 @@ export class Sender {
     if (!this.#isStopped) setTimeout(() => this.#isStopped || conn.open(), 10)
   }
 
-  complete(p: Pending, status: number, latencyMs: number, sentAt: number, body: string): void {
+  get clocks(): ThreadClocks | undefined {
+    return this.#options.clocks
+  }
+
+  complete(p: Pending, status: number, conn: Connection, body: string, failure: string): void {
     this.inFlight--
     this.#options.onAnswer({
       phase: p.phase,
       status,
-      latencyMs,
-      lagMs: Math.max(0, sentAt - p.scheduledAt),
+      sentAt: conn.sentAt,
+      latencyMs: performance.now() - conn.sentAt,
+      lagMs: Math.max(0, conn.sentAt - p.scheduledAt),
       body,
+      failure,
+      clocksAtSend: conn.clocksAtSend,
     })
   }
 }
@@ -371,4 +399,33 @@ export class Notifier {
       this.#waiting.shift()?.()
     }
   }
+}
+
+/**
+ * Opens `count` connections to the server on `port` (process `pid`), in batches it has accepted,
+ * then closes them all. The kernel grows a process's file-descriptor table as it needs more fds,
+ * never shrinks it, and the growth of a multi-threaded process's table waits for an RCU grace
+ * period inside accept(): 10-20 ms of an event loop blocked in the kernel (seen in the fault suite
+ * when a burst opened ~200 connections at once). A server meets it once per doubling, so a suite
+ * that opens hundreds of connections mid-run would charge that one-off stall to the deadlines of
+ * the auctions in flight every run; growing the table first leaves the burst to measure shedding.
+ */
+export async function growFdTable(port: number, pid: number, count: number): Promise<void> {
+  const fds = () => readdirSync(`/proc/${pid}/fd`).length
+  const sockets: Socket[] = []
+  const baseline = fds()
+  for (let opened = 0; opened < count; ) {
+    const batch = Math.min(128, count - opened)
+    for (let i = 0; i < batch; i++) {
+      const socket = connect({ host: '127.0.0.1', port })
+      socket.on('error', () => undefined)
+      sockets.push(socket)
+    }
+    opened += batch
+    const giveUpAt = performance.now() + 5_000
+    while (fds() < baseline + opened && performance.now() < giveUpAt) {
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+  }
+  for (const socket of sockets) socket.destroy()
 }

@@ -896,40 +896,9 @@ async function runScenario(
   try {
     skipped = skipReason(s)
   } catch (err) {
-    const error = (err as Error).message
-    return {
-      result: {
-        ...base,
-        workload: '',
-        closed: null,
-        open: [],
-        campaigns: 0,
-        idleCpuShare: null,
-        error,
-        skipped: null,
-      },
-      profile: null,
-      gc: [],
-      stalls: null,
-    }
+    return notRun(base, (err as Error).message, null)
   }
-  if (skipped !== null) {
-    return {
-      result: {
-        ...base,
-        workload: '',
-        closed: null,
-        open: [],
-        campaigns: 0,
-        idleCpuShare: null,
-        error: null,
-        skipped,
-      },
-      profile: null,
-      gc: [],
-      stalls: null,
-    }
-  }
+  if (skipped !== null) return notRun(base, null, skipped)
   const dir = mkdtempSync(join(tmpdir(), `bench-${s.name}-`))
   liveDirs.add(dir)
   const running = emptyRunning()
@@ -1029,6 +998,29 @@ async function runScenario(
     skipped: null,
   }
   return { result, profile, gc, stalls }
+}
+
+/** A scenario that did not run: its configuration failed (error) or it was skipped (why). */
+function notRun(
+  base: Pick<ScenarioResult, 'name' | 'about' | 'dspCount' | 'saturationFrom' | 'saturationReqS'>,
+  error: string | null,
+  skipped: string | null,
+): ScenarioRun {
+  return {
+    result: {
+      ...base,
+      workload: '',
+      closed: null,
+      open: [],
+      campaigns: 0,
+      idleCpuShare: null,
+      error,
+      skipped,
+    },
+    profile: null,
+    gc: [],
+    stalls: null,
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client'
+import { labelSet } from './fast-histogram.js'
 
 /** One label set's count: a plain number, so an increment is one addition. */
 class CounterSeries {
@@ -37,11 +38,7 @@ export class FastCounter {
   labels(...values: string[]): { inc(n?: number): void } {
     const found = this.#series.find((s) => this.labelNames.every((name, i) => s.labels[name] === values[i]))
     if (found !== undefined) return found
-    const labels: Record<string, string> = {}
-    this.labelNames.forEach((name, i) => {
-      labels[name] = values[i] ?? ''
-    })
-    const series = new CounterSeries(labels)
+    const series = new CounterSeries(labelSet(this.labelNames, values))
     this.#series.push(series)
     return series
   }

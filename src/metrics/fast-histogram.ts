@@ -56,11 +56,7 @@ export class FastHistogram {
 
   /** The series for these label values (in labelNames order); create all of them at start. */
   child(...values: string[]): { observe(value: number): void } {
-    const labels: Record<string, string> = {}
-    this.labelNames.forEach((name, i) => {
-      labels[name] = values[i] ?? ''
-    })
-    const series = new HistogramSeries(this.#bounds, labels)
+    const series = new HistogramSeries(this.#bounds, labelSet(this.labelNames, values))
     this.#series.push(series)
     return series
   }
@@ -94,4 +90,13 @@ export class FastHistogram {
       s.count = 0
     }
   }
+}
+
+/** Label names zipped with their values (missing values are ''), for a fast metric's child. */
+export function labelSet(names: readonly string[], values: readonly string[]): Record<string, string> {
+  const labels: Record<string, string> = {}
+  names.forEach((name, i) => {
+    labels[name] = values[i] ?? ''
+  })
+  return labels
 }

@@ -68,7 +68,7 @@ export class AuctionContext {
   readonly bids: CandidateBid[] = []
   /** bid: how many DSPs were called. */
   dspCalls = 0
-  /** bid: how long the auction waited for DSP answers (ms), for the exchange-added latency. */
+  /** bid: how long the auction waited for DSP answers (ms; set by the fan-out), for the exchange-added latency. */
   dspWaitMs = 0
   /** auction: per imp, the winner or null. */
   winners: (ImpWinner | null)[] = []

@@ -19,12 +19,7 @@ export async function runPipeline(
       return NoBidReason.InsufficientAuctionTime
     const startedAt = performance.now()
     let result = stage.run(ctx)
-    if (result instanceof Promise) {
-      const waitFrom = performance.now()
-      result = await result
-      // The fan-out's wait is the DSPs' time; everything else is the exchange's own latency.
-      if (stage.name === 'bid') ctx.dspWaitMs = performance.now() - waitFrom
-    }
+    if (result instanceof Promise) result = await result
     timers[i]!.observe((performance.now() - startedAt) / 1000)
     if (result !== undefined) return result
   }

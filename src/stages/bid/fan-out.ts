@@ -51,6 +51,8 @@ export class FanOut implements CallOwner {
   #segment = 0
   /** When the pending timer should fire. */
   #armedFor = 0
+  /** When the auction started waiting for answers (all calls sent). */
+  #waitFrom = 0
   readonly #calls: DspCall[] = []
 
   constructor(
@@ -76,6 +78,7 @@ export class FanOut implements CallOwner {
     ctx.dspCalls = this.#calls.length
     if (this.#calls.length === 0) return undefined
     if (this.#pending === 0) return RESOLVED
+    this.#waitFrom = performance.now()
     return new Promise<void>((resolve) => {
       this.#resolve = resolve
       this.#arm(nextExpiry)
@@ -135,7 +138,10 @@ export class FanOut implements CallOwner {
     this.#isDone = true
     if (this.#timer !== null) clearTimeout(this.#timer)
     this.#timer = null
-    this.#resolve?.()
+    if (this.#resolve === null) return
+    // The DSPs' time, left out of the exchange-added latency (rtb_auction_own_duration_seconds).
+    this.ctx.dspWaitMs = performance.now() - this.#waitFrom
+    this.#resolve()
   }
 }
 
